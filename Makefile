@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create or refresh the virtualenv (.venv, via uv from uv.lock) and node_modules
+# (npm ci from package-lock.json) when missing or stale, and skip that when current.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV_STAMP := .venv/.synced
+NODE_STAMP := node_modules/.synced
+
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export CDK_HOME := $(CURDIR)/.cdk
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV_STAMP) $(NODE_STAMP)
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup
+	.venv/bin/sagestack demo
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check .
+
+test: setup lint
+	.venv/bin/python -m pytest
+
+bench: setup
+	.venv/bin/python bench/serving.py
+
+clean:
+	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache
