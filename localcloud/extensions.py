@@ -1,0 +1,42 @@
+"""Where localcloud plugs its behaviour into moto.
+
+moto keeps state in per-account, per-region backends created lazily from the class a
+`BackendDict` holds. Swapping that class for our subclass before the first request
+makes every path that reaches SageMaker state (the HTTP API, moto's CloudFormation,
+`/moto-api/reset`) meet our behaviour, without editing moto. Bug fixes to moto itself
+live apart, in `localcloud.moto_patches`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localcloud import moto_patches, settings
+
+_installed = False
+
+
+def install(data_dir: Path) -> None:
+    """Install our SageMaker backend into moto (idempotent)."""
+    global _installed
+    settings.set_data_dir(data_dir)
+    if _installed:
+        return
+    from moto.sagemaker import models
+
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
+
+    models.sagemaker_backends.backend = LocalSageMakerBackend
+    moto_patches.apply()
+    _installed = True
+
+
+def shutdown() -> None:
+    """Stop every execution, job and endpoint server in every account and region."""
+    from moto.sagemaker import models
+
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
+
+    for _account, _region, backend in models.sagemaker_backends.iter_backends():
+        if isinstance(backend, LocalSageMakerBackend):
+            backend.stop_everything()

@@ -1,0 +1,62 @@
+"""Every child process localcloud starts (jobs, model servers) is registered here.
+
+Each child gets its own process group so a stop can take down its whole subtree, and
+the server can end them all when it receives SIGTERM or a `/moto-api/reset`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+
+_children: set[subprocess.Popen] = set()
+_lock = threading.Lock()
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start a child in a new session (its own process group) and track it."""
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    with _lock:
+        _children.add(proc)
+    return proc
+
+
+def forget(proc: subprocess.Popen) -> None:
+    with _lock:
+        _children.discard(proc)
+
+
+def terminate(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM the child's process group, SIGKILL it after `grace` seconds."""
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+    forget(proc)
+
+
+def terminate_all(grace: float = 5.0) -> None:
+    """End every tracked child: all get SIGTERM at once, stragglers SIGKILL."""
+    with _lock:
+        procs = list(_children)
+    for proc in procs:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+        forget(proc)
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

@@ -1,0 +1,269 @@
+"""Endpoints that really serve: one model server process per production variant.
+
+`create_endpoint` leaves the record Creating and hands it here. A background thread
+fetches each variant's model artifacts and code from S3 (through the AWS API), starts
+a model server that speaks the SageMaker inference container contract, waits for its
+`/ping`, and flips the endpoint to InService, or to Failed with the server's own error
+when the model cannot load.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import random
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud import aws, processes, settings
+from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
+
+log = logging.getLogger("localcloud.endpoints")
+
+PING_TIMEOUT = float(os.environ.get("LOCALCLOUD_ENDPOINT_PING_TIMEOUT", "120"))
+
+
+@dataclass
+class VariantServer:
+    """One running model server for one production variant."""
+
+    variant: str
+    model_name: str
+    weight: float
+    host: str
+    port: int
+    proc: subprocess.Popen | None = None
+    folder: Path | None = None
+    _local: threading.local = field(default_factory=threading.local)
+
+    def connection(self) -> http.client.HTTPConnection:
+        """A keep-alive connection to this server, one per calling thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=65)
+            self._local.conn = conn
+        return conn
+
+    def drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+@dataclass
+class Deployment:
+    """The live side of one endpoint: its variant servers and capture settings."""
+
+    endpoint_name: str
+    config_name: str
+    variants: dict[str, VariantServer]
+    data_capture: dict[str, Any] | None
+    ready: bool = False
+
+    def pick(self, target_variant: str | None) -> VariantServer:
+        """Route like SageMaker: TargetVariant if given, else by variant weight."""
+        if target_variant:
+            try:
+                return self.variants[target_variant]
+            except KeyError:
+                raise LookupError(f"Variant {target_variant} not found for endpoint {self.endpoint_name}.") from None
+        servers = list(self.variants.values())
+        if len(servers) == 1:
+            return servers[0]
+        weights = [max(s.weight, 0.0) for s in servers]
+        if sum(weights) <= 0:
+            weights = [1.0] * len(servers)
+        return random.choices(servers, weights=weights)[0]
+
+
+class EndpointFleet:
+    """All deployments of one account and region."""
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.deployments: dict[str, Deployment] = {}
+        self._lock = threading.Lock()
+
+    def deploy(self, endpoint: Any, config: Any) -> None:
+        """Start the endpoint's servers in the background; the record tracks progress."""
+        thread = threading.Thread(target=self._deploy, args=(endpoint, config),
+                                  name=f"deploy-{endpoint.endpoint_name}", daemon=True)
+        thread.start()
+
+    def _deploy(self, endpoint: Any, config: Any) -> None:
+        name = endpoint.endpoint_name
+        servers: dict[str, VariantServer] = {}
+        try:
+            for variant in config.production_variants:
+                servers[variant["VariantName"]] = self._start_variant(name, variant)
+            for server in servers.values():
+                self._wait_ready(server)
+        except Exception as e:
+            for server in servers.values():
+                self._stop_server(server)
+            reason = str(e) if isinstance(e, DeployError) else f"InternalServerError: {e}"
+            if not isinstance(e, DeployError):
+                log.exception("deploying endpoint %s failed", name)
+            endpoint.endpoint_status = "Failed"
+            endpoint.failure_reason = reason
+            endpoint.last_modified_time = datetime.now(UTC)
+            return
+        deployment = Deployment(name, config.endpoint_config_name, servers,
+                                config.data_capture_config or None, ready=True)
+        with self._lock:
+            if self.backend.endpoints.get(name) is not endpoint:  # deleted while creating
+                for server in servers.values():
+                    self._stop_server(server)
+                return
+            self.deployments[name] = deployment
+        for variant in endpoint.production_variants:
+            server = servers.get(variant["VariantName"])
+            if server:
+                variant["CurrentInstanceCount"] = variant.get("CurrentInstanceCount") or 1
+                variant.setdefault("CurrentWeight", server.weight)
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = datetime.now(UTC)
+
+    def _start_variant(self, endpoint_name: str, variant: dict[str, Any]) -> VariantServer:
+        variant_name = variant["VariantName"]
+        container = self._container(variant["ModelName"])
+        image = container.get("Image", "")
+        try:
+            runtime = resolve_runtime(image)
+        except UnsupportedImageError as e:
+            raise DeployError(f"Production variant {variant_name}: {e}") from None
+        folder = settings.data_dir() / "endpoints" / endpoint_name / variant_name
+        model_dir, code_dir = folder / "model", folder / "code"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        code_dir.mkdir(parents=True, exist_ok=True)
+        region = self.backend.region_name
+        if container.get("ModelDataUrl"):
+            _fetch_tarball(container["ModelDataUrl"], model_dir, region, variant_name)
+        env = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
+        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        if submit.startswith("s3://"):
+            _fetch_tarball(submit, code_dir, region, variant_name)
+        elif submit:
+            code_dir = Path(submit.removeprefix("file://"))
+        elif (model_dir / "code").is_dir():
+            code_dir = model_dir / "code"
+        port = _free_port()
+        env.update({
+            "SAGEMAKER_SUBMIT_DIRECTORY": str(code_dir),
+            "SM_MODEL_DIR": str(model_dir),
+            "SAGEMAKER_BIND_TO_PORT": str(port),
+            "SAGEMAKER_BIND_TO_HOST": "127.0.0.1",
+            "SAGEMAKER_REGION": region,
+            "AWS_REGION": region,
+        })
+        env.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", "1")
+        log_file = open(folder / "server.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
+        proc = processes.spawn([runtime.python, "-m", "modelserver", "serve"],
+                               env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT,
+                               cwd=folder)
+        log_file.close()
+        weight = float(variant.get("InitialVariantWeight", 1.0))
+        return VariantServer(variant_name, variant["ModelName"], weight, "127.0.0.1", port, proc, folder)
+
+    def _container(self, model_name: str) -> dict[str, Any]:
+        """The serving container of a model, resolving a model package reference."""
+        model = self.backend._models.get(model_name)
+        if model is None:
+            raise DeployError(f"Could not find model '{model_name}'.")
+        container = dict(model.primary_container or (model.containers or [{}])[0])
+        package_name = container.get("ModelPackageName")
+        if package_name:
+            package = self.backend.describe_model_package(package_name)
+            spec = package.inference_specification or {}
+            package_container = dict((spec.get("Containers") or [{}])[0])
+            env = {**(package_container.get("Environment") or {}), **(container.get("Environment") or {})}
+            container = {**package_container, "Environment": env}
+        return container
+
+    def _wait_ready(self, server: VariantServer) -> None:
+        deadline = time.monotonic() + PING_TIMEOUT
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if server.proc is not None and server.proc.poll() is not None:
+                raise DeployError(
+                    f"The primary container for production variant {server.variant} did not pass the ping "
+                    f"health check: the model server exited with code {server.proc.returncode}. "
+                    f"{_tail(server.folder / 'server.log')}")
+            try:
+                conn = http.client.HTTPConnection(server.host, server.port, timeout=2)
+                conn.request("GET", "/ping")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+                conn.close()
+            except OSError:
+                pass
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+        raise DeployError(f"The primary container for production variant {server.variant} did not pass "
+                          f"the ping health check within {PING_TIMEOUT:.0f} s.")
+
+    def route(self, endpoint_name: str) -> Deployment | None:
+        return self.deployments.get(endpoint_name)
+
+    def undeploy(self, endpoint_name: str) -> None:
+        with self._lock:
+            deployment = self.deployments.pop(endpoint_name, None)
+        if deployment:
+            for server in deployment.variants.values():
+                self._stop_server(server)
+
+    def stop_all(self) -> None:
+        for name in list(self.deployments):
+            self.undeploy(name)
+
+    @staticmethod
+    def _stop_server(server: VariantServer) -> None:
+        if server.proc is not None and server.proc.poll() is None:
+            processes.terminate(server.proc, grace=3)
+        elif server.proc is not None:
+            processes.forget(server.proc)
+
+
+class DeployError(Exception):
+    """A deployment failed for a reason the user should read in FailureReason."""
+
+
+def _fetch_tarball(uri: str, target: Path, region: str, variant: str) -> None:
+    """Download an s3:// .tar.gz and extract it safely (no absolute or escaping members)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    archive = target.parent / (target.name + ".tar.gz")
+    try:
+        aws.client("s3", region).download_file(bucket, key, str(archive))
+    except Exception as e:
+        raise DeployError(f"Production variant {variant}: could not download {uri}: {e}") from None
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as e:
+        raise DeployError(f"Production variant {variant}: {uri} is not a valid tar.gz archive: {e}") from None
+    finally:
+        archive.unlink(missing_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, limit: int = 800) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return text[-limit:]

@@ -1,0 +1,341 @@
+"""Pipeline executions that really run: the definition's steps, in dependency order.
+
+`ExecutionRunner.run` is the execution's own thread. It asks the definition's plan
+which steps are ready, runs each in a thread of its own (independent steps run in
+parallel), and records every step's status, times, metadata and failure as
+ListPipelineExecutionSteps reports them. Step types map to small executor functions;
+jobs go through the backend so they are real, describable SageMaker jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud import aws
+from localcloud.sagemaker.definition import (
+    ExpressionError,
+    PipelineDefinition,
+    ResolveContext,
+    Step,
+    resolve,
+    stringify,
+)
+
+log = logging.getLogger("localcloud.pipelines")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StepFailed(Exception):
+    """A step ends Failed with this message as its FailureReason."""
+
+
+@dataclass
+class StepRecord:
+    """One row of ListPipelineExecutionSteps."""
+
+    name: str
+    type: str
+    display_name: str | None = None
+    description: str | None = None
+    status: str = "Starting"
+    start: datetime = field(default_factory=_now)
+    end: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    failure_reason: str | None = None
+    attempts: int = 1
+
+    def as_response(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"StepName": self.name, "StartTime": self.start, "StepStatus": self.status,
+                               "Metadata": self.metadata, "AttemptCount": self.attempts}
+        if self.display_name:
+            row["StepDisplayName"] = self.display_name
+        if self.description:
+            row["StepDescription"] = self.description
+        if self.end:
+            row["EndTime"] = self.end
+        if self.failure_reason:
+            row["FailureReason"] = self.failure_reason
+        return row
+
+
+class ExecutionRunner:
+    """Drives one pipeline execution to Succeeded, Failed or Stopped."""
+
+    def __init__(self, backend: Any, pipeline: Any, execution: Any, definition: PipelineDefinition,
+                 parameters: dict[str, Any]):
+        self.backend = backend
+        self.pipeline = pipeline
+        self.execution = execution
+        self.definition = definition
+        self.parameters = parameters
+        self.records: dict[str, StepRecord] = {}
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, bool] = {}
+        self._changed = threading.Condition()
+        self._stop: threading.Event | None = None
+        self._step_stops: dict[str, threading.Event] = {}
+        self.execution.pipeline_execution_status = "Executing"
+
+    # ------------------------------------------------------------------ public
+    def steps(self) -> list[dict[str, Any]]:
+        with self._changed:
+            return [r.as_response() for r in self.records.values()]
+
+    def prepare_retry(self) -> None:
+        """Keep what succeeded; failed and stopped steps run again (AttemptCount grows)."""
+        with self._changed:
+            self._retry_attempts = {n: r.attempts + 1 for n, r in self.records.items()
+                                    if r.status in ("Failed", "Stopped")}
+            self.records = {n: r for n, r in self.records.items() if r.status == "Succeeded"}
+            self.execution.pipeline_execution_status = "Executing"
+            self.execution.pipeline_execution_failure_reason = None
+            self.execution.last_modified_time = _now()
+
+    def run(self, stop: threading.Event) -> None:
+        self._stop = stop
+        watcher = threading.Thread(target=self._relay_stop, args=(stop,), daemon=True)
+        watcher.start()
+        try:
+            self._loop(stop)
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    # ------------------------------------------------------------------ scheduling
+    def _loop(self, stop: threading.Event) -> None:
+        while True:
+            with self._changed:
+                statuses = {n: r.status for n, r in self.records.items()}
+                progress = self.definition.plan(statuses, self.outcomes, stop.is_set())
+                if progress.finished:
+                    self._finish(progress.status)
+                    return
+                for name in progress.ready:
+                    self._launch(self.definition.steps[name])
+                self._changed.wait(timeout=1.0)
+
+    def _launch(self, step: Step) -> None:
+        attempts = getattr(self, "_retry_attempts", {}).get(step.name, 1)
+        record = StepRecord(step.name, step.type, step.display_name, step.description, attempts=attempts)
+        self.records[step.name] = record
+        step_stop = threading.Event()
+        self._step_stops[step.name] = step_stop
+        threading.Thread(target=self._run_step, args=(step, record, step_stop),
+                         name=f"step-{step.name}", daemon=True).start()
+
+    def _relay_stop(self, stop: threading.Event) -> None:
+        """Pass StopPipelineExecution on to every running step."""
+        while not stop.wait(0.5):
+            if self.execution.pipeline_execution_status not in ("Executing", "Stopping"):
+                return
+        with self._changed:
+            self.execution.pipeline_execution_status = "Stopping"
+            for name, record in self.records.items():
+                if record.status in ("Starting", "Executing"):
+                    record.status = "Stopping"
+                    self._step_stops[name].set()
+            self._changed.notify_all()
+
+    def _finish(self, status: str) -> None:
+        execution = self.execution
+        execution.pipeline_execution_status = status
+        if status == "Failed" and not execution.pipeline_execution_failure_reason:
+            failed = [r for r in self.records.values() if r.status == "Failed"]
+            fail_steps = [r for r in failed if r.type == "Fail"]
+            if fail_steps:
+                execution.pipeline_execution_failure_reason = fail_steps[0].failure_reason
+            else:
+                names = ", ".join(r.name for r in failed)
+                first = failed[0].failure_reason if failed else ""
+                execution.pipeline_execution_failure_reason = (
+                    f"Step failure: One or multiple steps failed ({names}). {first}".strip())
+        execution.last_modified_time = _now()
+        log.info("execution %s %s", execution.arn.rsplit("/", 1)[-1], status)
+
+    # ------------------------------------------------------------------ one step
+    def _run_step(self, step: Step, record: StepRecord, stop: threading.Event) -> None:
+        with self._changed:
+            record.status = "Executing"
+        status, reason = "Succeeded", None
+        try:
+            executor = EXECUTORS.get(step.type)
+            if executor is None:
+                raise StepFailed(f"Step type {step.type} is not supported by localcloud; supported: "
+                                 f"{', '.join(sorted(EXECUTORS))}.")
+            job_name = self.backend.job_name_for_step(self.execution.arn, step.name)
+            ctx = self._context(job_name)
+            result = executor(self, step, record, ctx, stop)
+            if result is not None:
+                self.properties[step.name] = result
+        except StepStopped:
+            status = "Stopped"
+        except StepFailed as e:
+            status, reason = "Failed", str(e)
+        except ExpressionError as e:
+            status, reason = "Failed", f"ClientError: {e}"
+        except Exception as e:  # an emulator bug fails the step, visibly, not the server
+            log.exception("step %s crashed", step.name)
+            status, reason = "Failed", f"InternalServerError: {type(e).__name__}: {e}"
+        with self._changed:
+            record.status, record.failure_reason, record.end = status, reason, _now()
+            self.execution.last_modified_time = record.end
+            self._changed.notify_all()
+
+    def _context(self, job_name: str) -> ResolveContext:
+        execution_arn = self.execution.arn
+        variables = {
+            "TrainingJobName": job_name,
+            "ProcessingJobName": job_name,
+            "PipelineExecutionId": execution_arn.rsplit("/", 1)[-1],
+            "PipelineExecutionArn": execution_arn,
+            "PipelineName": self.pipeline.pipeline_name,
+            "PipelineArn": self.pipeline.arn,
+            "StartDateTime": self.execution.start_time.isoformat(),
+            "CurrentDateTime": _now().isoformat(),
+        }
+        return self.definition.context(self.parameters, variables, dict(self.properties), self._read_json,
+                                       now=lambda: _now().isoformat())
+
+    def _read_json(self, uri: str) -> Any:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            body = aws.client("s3", self.backend.region_name).get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as e:
+            raise ExpressionError(f"could not read property file {uri}: {e}") from None
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            raise ExpressionError(f"property file {uri} is not valid JSON: {e}") from None
+
+
+class StepStopped(Exception):
+    """The step was stopped by StopPipelineExecution."""
+
+
+# ---------------------------------------------------------------------- executors
+Executor = Callable[[ExecutionRunner, Step, StepRecord, ResolveContext, threading.Event], dict[str, Any] | None]
+
+
+def _job_outcome(status: str, reason: str | None) -> None:
+    if status == "Stopped":
+        raise StepStopped()
+    if status != "Completed":
+        raise StepFailed(reason or f"job ended {status}")
+
+
+def _strings(request: dict[str, Any], *keys: str) -> None:
+    """AWS takes these maps and lists as strings; a resolved parameter may be a number."""
+    for key in keys:
+        value = request.get(key)
+        if isinstance(value, dict):
+            request[key] = {k: stringify(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            request[key] = [stringify(v) for v in value]
+
+
+def run_processing(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                   stop: threading.Event) -> dict[str, Any]:
+    request = resolve(dict(step.arguments), ctx)
+    _strings(request, "Environment")
+    _strings(request.setdefault("AppSpecification", {}), "ContainerArguments", "ContainerEntrypoint")
+    request["ProcessingJobName"] = ctx.execution["ProcessingJobName"]
+    backend = runner.backend
+    job = backend.new_processing_job(request)
+    record.metadata = {"ProcessingJob": {"Arn": job.arn}}
+    backend.run_processing(job, request, stop)
+    _job_outcome(job.processing_job_status, job.failure_reason)
+    return backend.describe_processing_job(job.processing_job_name)
+
+
+def run_training(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                 stop: threading.Event) -> dict[str, Any]:
+    request = resolve(dict(step.arguments), ctx)
+    _strings(request, "HyperParameters", "Environment")
+    request["TrainingJobName"] = ctx.execution["TrainingJobName"]
+    backend = runner.backend
+    job = backend.new_training_job(request)
+    record.metadata = {"TrainingJob": {"Arn": job.arn}}
+    backend.run_training(job, request, stop)
+    _job_outcome(job.training_job_status, job.failure_reason)
+    return backend.describe_training_job(job.training_job_name)
+
+
+def run_condition(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                  stop: threading.Event) -> dict[str, Any]:
+    outcome = step.outcome(ctx)
+    runner.outcomes[step.name] = outcome
+    record.metadata = {"Condition": {"Outcome": "True" if outcome else "False"}}
+    return {"Outcome": outcome}
+
+
+def run_fail(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+             stop: threading.Event) -> None:
+    message = step.error_message(ctx)
+    record.metadata = {"Fail": {"ErrorMessage": message}}
+    raise StepFailed(message)
+
+
+_PACKAGE_KEYS = {
+    "ModelPackageName": "model_package_name", "ModelPackageGroupName": "model_package_group_name",
+    "ModelPackageDescription": "model_package_description", "InferenceSpecification": "inference_specification",
+    "ValidationSpecification": "validation_specification",
+    "SourceAlgorithmSpecification": "source_algorithm_specification",
+    "CertifyForMarketplace": "certify_for_marketplace", "Tags": "tags",
+    "ModelApprovalStatus": "model_approval_status", "MetadataProperties": "metadata_properties",
+    "ModelMetrics": "model_metrics", "ClientToken": "client_token",
+    "CustomerMetadataProperties": "customer_metadata_properties", "DriftCheckBaselines": "drift_check_baselines",
+    "Domain": "domain", "Task": "task", "SamplePayloadUrl": "sample_payload_url",
+    "AdditionalInferenceSpecifications": "additional_inference_specifications",
+}
+
+
+def run_register(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                 stop: threading.Event) -> dict[str, Any]:
+    request = resolve(dict(step.arguments), ctx)
+    unknown = set(request) - set(_PACKAGE_KEYS) - {"ModelCard", "SkipModelValidation", "SourceUri",
+                                                    "SecurityConfig", "ModelLifeCycle"}
+    if unknown:
+        raise StepFailed(f"ClientError: RegisterModel arguments not understood: {', '.join(sorted(unknown))}")
+    kwargs = {snake: request.get(camel) for camel, snake in _PACKAGE_KEYS.items()}
+    kwargs["certify_for_marketplace"] = bool(kwargs["certify_for_marketplace"])
+    try:
+        arn = runner.backend.create_model_package(**kwargs)
+    except Exception as e:
+        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
+    record.metadata = {"RegisterModel": {"Arn": arn}}
+    package = runner.backend.describe_model_package(arn)
+    return {**package.gen_response_object(), "ModelPackageArn": arn}
+
+
+def run_model(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+              stop: threading.Event) -> dict[str, Any]:
+    request = resolve(dict(step.arguments), ctx)
+    name = request.get("ModelName") or runner.backend.job_name_for_step(runner.execution.arn, step.name)
+    try:
+        model = runner.backend.create_model(name, request.get("ExecutionRoleArn"), request.get("PrimaryContainer"),
+                                            request.get("VpcConfig"), request.get("Containers"),
+                                            request.get("Tags"))
+    except Exception as e:
+        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
+    record.metadata = {"Model": {"Arn": model.arn}}
+    return {**model.response_object, "ModelName": name}
+
+
+EXECUTORS: dict[str, Executor] = {
+    "Processing": run_processing,
+    "Training": run_training,
+    "Condition": run_condition,
+    "Fail": run_fail,
+    "RegisterModel": run_register,
+    "Model": run_model,
+    "CreateModel": run_model,
+}

@@ -1,0 +1,73 @@
+"""Endpoint invocation metrics in CloudWatch's `AWS/SageMaker` namespace.
+
+Each invocation adds one sample; once a second the samples are folded into statistic
+sets per metric and dimensions and sent with PutMetricData, as SageMaker itself
+reports aggregated per-minute data rather than one call per request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from localcloud import aws
+from localcloud.batching import BatchSink
+
+NAMESPACE = "AWS/SageMaker"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    region: str
+    endpoint: str
+    variant: str
+    status: int
+    model_latency_us: float
+    overhead_latency_us: float
+    at: datetime
+
+
+def _stats(values: list[float], unit: str) -> dict:
+    return {"SampleCount": float(len(values)), "Sum": float(sum(values)), "Minimum": float(min(values)),
+            "Maximum": float(max(values)), "Unit": unit}
+
+
+def _ship(items: list[Invocation]) -> None:
+    grouped: dict[tuple[str, str, str, datetime], list[Invocation]] = defaultdict(list)
+    for item in items:
+        minute = item.at.replace(second=0, microsecond=0)
+        grouped[(item.region, item.endpoint, item.variant, minute)].append(item)
+    by_region: dict[str, list[dict]] = defaultdict(list)
+    for (region, endpoint, variant, minute), calls in grouped.items():
+        dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+        counts = {
+            "Invocations": [1.0] * len(calls),
+            "InvocationsPerInstance": [1.0] * len(calls),
+            "Invocation4XXErrors": [1.0 if 400 <= c.status < 500 else 0.0 for c in calls],
+            "Invocation5XXErrors": [1.0 if c.status >= 500 else 0.0 for c in calls],
+        }
+        for name, values in counts.items():
+            stats = _stats(values, "None")
+            unit = stats.pop("Unit")
+            by_region[region].append({"MetricName": name, "Dimensions": dims, "Timestamp": minute,
+                                      "StatisticValues": stats, "Unit": unit})
+        for name, values in (("ModelLatency", [c.model_latency_us for c in calls]),
+                             ("OverheadLatency", [c.overhead_latency_us for c in calls])):
+            stats = _stats(values, "Microseconds")
+            unit = stats.pop("Unit")
+            by_region[region].append({"MetricName": name, "Dimensions": dims, "Timestamp": minute,
+                                      "StatisticValues": stats, "Unit": unit})
+    for region, data in by_region.items():
+        cloudwatch = aws.client("cloudwatch", region)
+        for start in range(0, len(data), 500):
+            cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 500])
+
+
+sink: BatchSink[Invocation] = BatchSink("sagemaker-metrics", _ship)
+
+
+def record(region: str, endpoint: str, variant: str, status: int, model_latency_us: float,
+           overhead_latency_us: float) -> None:
+    sink.add(Invocation(region, endpoint, variant, status, model_latency_us, overhead_latency_us,
+                        datetime.now(UTC)))
