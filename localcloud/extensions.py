@@ -3,15 +3,16 @@
 moto keeps state in per-account, per-region backends created lazily from the class a
 `BackendDict` holds. Swapping that class for our subclass before the first request
 makes every path that reaches SageMaker state (the HTTP API, moto's CloudFormation,
-`/moto-api/reset`) meet our behaviour, without editing moto. Bug fixes to moto itself
-live apart, in `localcloud.moto_patches`.
+`/moto-api/reset`) meet our behaviour, without editing moto's code. Where moto's own
+logic is wrong for us (it invents metric definitions, clears fields on partial
+updates), the subclass overrides that method and says so in a comment.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from localcloud import moto_patches, settings
+from localcloud import settings
 
 _installed = False
 
@@ -27,7 +28,6 @@ def install(data_dir: Path) -> None:
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     models.sagemaker_backends.backend = LocalSageMakerBackend
-    moto_patches.apply()
     _installed = True
 
 
