@@ -31,7 +31,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 demo: setup
-	.venv/bin/sagestack demo
+	.venv/bin/python -m sagestack.demo
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .
