@@ -25,6 +25,7 @@ from typing import Any
 
 from localcloud import aws, processes, settings
 from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
+from localcloud.sagemaker.job_logs import JobLog
 
 log = logging.getLogger("localcloud.endpoints")
 
@@ -166,11 +167,13 @@ class EndpointFleet:
             "AWS_REGION": region,
         })
         env.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", "1")
-        log_file = open(folder / "server.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
         proc = processes.spawn([runtime.python, "-m", "modelserver", "serve"],
-                               env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT,
+                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                cwd=folder)
-        log_file.close()
+        log = JobLog(folder / "server.log", f"/aws/sagemaker/Endpoints/{endpoint_name}",
+                     f"{variant_name}/i-{port:05d}{int(time.time())}", region)
+        threading.Thread(target=_pump, args=(proc, log), name=f"log-{endpoint_name}-{variant_name}",
+                         daemon=True).start()
         weight = float(variant.get("InitialVariantWeight", 1.0))
         return VariantServer(variant_name, variant["ModelName"], weight, "127.0.0.1", port, proc, folder)
 
@@ -253,6 +256,15 @@ def _fetch_tarball(uri: str, target: Path, region: str, variant: str) -> None:
         raise DeployError(f"Production variant {variant}: {uri} is not a valid tar.gz archive: {e}") from None
     finally:
         archive.unlink(missing_ok=True)
+
+
+def _pump(proc: subprocess.Popen, log: JobLog) -> None:
+    """Copy the model server's output to its log file and CloudWatch Logs, line by line."""
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        log.line(raw.decode("utf-8", "replace").rstrip("\n"))
+        log.flush()
+    log.close()
 
 
 def _free_port() -> int:

@@ -202,3 +202,21 @@ def _model_artifacts_uri(ws: Workspace) -> str:
     jobs = ws.sm.list_training_jobs(NameContains=f"train-{ws.tag}")["TrainingJobSummaries"]
     return ws.sm.describe_training_job(TrainingJobName=jobs[0]["TrainingJobName"])["ModelArtifacts"][
         "S3ModelArtifacts"]
+
+
+def test_model_server_logs_reach_cloudwatch_logs(localcloud: LocalCloud, served: tuple[Workspace, str]) -> None:
+    _, endpoint = served
+    logs = localcloud.client("logs")
+    group = f"/aws/sagemaker/Endpoints/{endpoint}"
+
+    def messages() -> list[str]:
+        try:
+            streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [e["message"] for s in streams
+                for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
+
+    assert wait_until(messages, 15, 0.25), "no model server log lines in CloudWatch Logs"
+    assert {s["logStreamName"].split("/")[0] for s in logs.describe_log_streams(logGroupName=group)[
+        "logStreams"]} == {"Blue", "Green"}
