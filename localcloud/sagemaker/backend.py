@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import (
     FakeEndpoint,
     FakePipelineExecution,
@@ -237,6 +237,9 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     # ------------------------------------------------------------------ pipelines
     def create_pipeline(self, pipeline_name: str, pipeline_display_name: str, pipeline_definition: str,
                         pipeline_definition_s3_location: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if pipeline_name in self.pipelines:  # moto's message repeats botocore's prefix
+            raise ValidationError(f"Pipeline names must be unique within an AWS account and region. Pipeline "
+                                  f"with name ({pipeline_name}) already exists.")
         if pipeline_definition:
             _validate(pipeline_definition)
         pipeline = super().create_pipeline(pipeline_name, pipeline_display_name, pipeline_definition,
@@ -249,7 +252,19 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                 raise
         return pipeline
 
+    def describe_pipeline(self, pipeline_name: str) -> dict[str, Any]:
+        return super().describe_pipeline(self._pipeline(pipeline_name).pipeline_name)
+
+    def delete_pipeline(self, pipeline_name: str) -> str:
+        pipeline = self._pipeline(pipeline_name)
+        for arn in pipeline.pipeline_executions:
+            stop = self._stops.get(arn)
+            if stop:
+                stop.set()
+        return super().delete_pipeline(pipeline.pipeline_name)
+
     def update_pipeline(self, pipeline_name: str, **kwargs: Any) -> str:
+        pipeline_name = self._pipeline(pipeline_name).pipeline_name
         if kwargs.get("pipeline_definition"):
             _validate(kwargs["pipeline_definition"])
         arn = super().update_pipeline(pipeline_name, **kwargs)
@@ -260,7 +275,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                  pipeline_parameters: list[dict[str, Any]], *args: Any) -> dict[str, str]:
         from localcloud.sagemaker.executions import ExecutionRunner
 
-        pipeline = self.pipelines.get(pipeline_name) or self._pipeline_by_arn(pipeline_name)
+        pipeline = self._pipeline(pipeline_name)
         definition = _validate(pipeline.pipeline_definition)
         try:
             values = definition.resolve_parameters(pipeline_parameters or [])
@@ -277,12 +292,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self._start_thread(arn, runner.run)
         return result
 
-    def _pipeline_by_arn(self, name_or_arn: str) -> Any:
+    def _pipeline(self, name_or_arn: str) -> Any:
+        """A pipeline by name or ARN; AWS answers ResourceNotFound where moto says ValidationException."""
+        if name_or_arn in self.pipelines:
+            return self.pipelines[name_or_arn]
         for pipeline in self.pipelines.values():
             if pipeline.arn == name_or_arn:
                 return pipeline
-        arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:pipeline/{name_or_arn}"
-        raise ValidationError(f"Pipeline '{arn}' does not exist.")
+        arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:pipeline/{name_or_arn.lower()}"
+        raise ResourceNotFound(f"Pipeline '{arn}' does not exist.")
 
     def _execution(self, arn: str) -> FakePipelineExecution:
         try:

@@ -202,3 +202,17 @@ def test_unsupported_image_fails_the_step_with_a_reason(localcloud: LocalCloud) 
     assert _final_status(ws, arn) == "Failed"
     reason = _steps(ws, arn)["Custom"]["FailureReason"]
     assert image in reason and "container runtime" in reason
+
+
+def test_missing_and_duplicate_pipelines_get_awss_errors(localcloud: LocalCloud) -> None:
+    sm = localcloud.client("sagemaker")
+    with pytest.raises(ClientError) as e:
+        sm.describe_pipeline(PipelineName="no-such-pipeline")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    definition = json.dumps({"Version": "2020-12-01", "Steps": [
+        {"Name": "F", "Type": "Fail", "Arguments": {"ErrorMessage": "x"}}]})
+    sm.create_pipeline(PipelineName="twice", RoleArn="arn:aws:iam::123456789012:role/x", PipelineDefinition=definition)
+    with pytest.raises(ClientError) as e:
+        sm.create_pipeline(PipelineName="twice", RoleArn="arn:aws:iam::123456789012:role/x",
+                           PipelineDefinition=definition)
+    assert e.value.response["Error"]["Message"].startswith("Pipeline names must be unique")
