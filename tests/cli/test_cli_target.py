@@ -1,0 +1,126 @@
+"""Targeting: localcloud by default and only on loopback; real AWS only with --aws."""
+
+from __future__ import annotations
+
+import pytest
+import urllib3.util.connection
+from cli_support import invoke
+
+from sagestack.errors import SagestackError
+from sagestack.settings import Overrides, Settings, resolve
+from sagestack.target import DEFAULT_ENDPOINT_URL, Target, is_loopback_url
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4566", "http://localhost:4566", "https://127.8.9.10",
+                                 "http://[::1]:4566/"])
+def test_loopback_urls_are_accepted(url: str) -> None:
+    assert is_loopback_url(url)
+    assert Target.build(aws=False, endpoint_url=url, region=None, profile=None).endpoint_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["https://sagemaker.us-east-1.amazonaws.com", "http://10.0.0.5:4566",
+                                 "http://127.0.0.1.nip.io:4566", "ftp://127.0.0.1", "127.0.0.1:4566",
+                                 "http://localhost.localstack.cloud:4566", "http://127.0.0.1:99999"])
+def test_anything_else_is_refused_without_aws(url: str) -> None:
+    assert not is_loopback_url(url)
+    with pytest.raises(SagestackError, match=r"refusing to use .* without --aws"):
+        Target.build(aws=False, endpoint_url=url, region=None, profile=None)
+
+
+def test_local_target_ignores_profiles_config_and_endpoint_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist-here")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://example.com")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY")
+    target = Target.build(aws=False, endpoint_url=None, region=None, profile=None)
+    client = target.client("sagemaker")
+    assert client.meta.endpoint_url == DEFAULT_ENDPOINT_URL
+    assert client.meta.region_name == "us-east-1"
+    assert target.session.get_credentials().access_key == "test"
+    assert target.account_id == "123456789012"
+
+
+def test_aws_target_uses_aws_endpoints_even_with_an_endpoint_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", "http://127.0.0.1:4566")
+    target = Target.build(aws=True, endpoint_url=None, region="eu-west-1", profile=None)
+    sagemaker = target.client("sagemaker")
+    s3 = target.client("s3")
+    assert sagemaker.meta.endpoint_url == "https://api.sagemaker.eu-west-1.amazonaws.com"
+    assert s3.meta.endpoint_url.endswith(".amazonaws.com")
+    assert "127.0.0.1" not in s3.meta.endpoint_url
+    assert target.description == "AWS (eu-west-1)"
+
+
+def test_aws_and_endpoint_url_exclude_each_other() -> None:
+    with pytest.raises(SagestackError, match="exclude each other"):
+        Target.build(aws=True, endpoint_url="http://127.0.0.1:4566", region=None, profile=None)
+    with pytest.raises(SagestackError, match="only used with --aws"):
+        Target.build(aws=False, endpoint_url=None, region=None, profile="prod")
+
+
+def test_cli_refuses_a_remote_url_before_any_request() -> None:
+    result = invoke(["--endpoint-url", "https://sagemaker.us-east-1.amazonaws.com", "model", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: refusing to use https://sagemaker.us-east-1.amazonaws.com without --aws")
+    assert "Traceback" not in result.output
+
+
+def test_cli_env_endpoint_and_aws_flag_conflict() -> None:
+    result = invoke(["--aws", "model", "list"], env={"SAGESTACK_ENDPOINT_URL": "http://127.0.0.1:4566"})
+    assert result.exit_code == 1
+    assert "exclude each other" in result.stderr
+
+
+def _no_network(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a test tried to open a connection: {args}")
+
+
+def test_aws_without_credentials_is_one_line_and_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("SAGESTACK_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", _no_network)
+    result = invoke(["--aws", "--region", "us-east-1", "model", "list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: no AWS credentials found")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_aws_with_a_missing_profile_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAGESTACK_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", _no_network)
+    result = invoke(["--aws", "--profile", "nope-7c1", "pipeline", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: The config profile (nope-7c1) could not be found"
+
+
+def test_settings_defaults_for_localcloud() -> None:
+    target = Target.build(aws=False, endpoint_url=None, region=None, profile=None)
+    s = resolve(target, Overrides())
+    assert (s.bucket, s.model_package_group, s.pipeline_name, s.endpoint_name) == (
+        "sagestack-local", "sagestack-taxi-duration", "sagestack-taxi-duration", "sagestack-taxi-duration")
+    assert s.role_arn == "arn:aws:iam::123456789012:role/sagestack-sagemaker-execution"
+    assert s.capture_uri == "s3://sagestack-local/taxi-duration/data-capture"
+    s2 = resolve(target, Overrides(bucket="other-bucket", endpoint_name="ep-2", prefix="a/b"))
+    assert (s2.bucket, s2.endpoint_name, s2.data_uri) == ("other-bucket", "ep-2", "s3://other-bucket/a/b/data/")
+
+
+def test_settings_reject_bad_names_naming_each() -> None:
+    with pytest.raises(SagestackError) as e:
+        Settings(region="us-east-1", account="123456789012", bucket="Bad_Bucket", model_package_group="g",
+                 pipeline_name="two--ok", endpoint_name="no spaces", role_arn="role", prefix="/x")
+    message = str(e.value)
+    for fragment in ("bucket 'Bad_Bucket'", "endpoint_name 'no spaces'", "role_arn 'role'", "prefix '/x'"):
+        assert fragment in message
+    assert "pipeline_name" not in message
+
+
+def test_bad_names_from_options_fail_before_any_request() -> None:
+    result = invoke(["--endpoint-url", "http://127.0.0.1:9", "--endpoint-name", "bad name!", "endpoint", "status"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: invalid settings: endpoint_name 'bad name!'")
