@@ -418,6 +418,25 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self.fleet.deploy(endpoint, config)
         return endpoint
 
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str,
+                        deployment_config: dict[str, Any] | None = None) -> str:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(f"Could not find endpoint '{arn}'.")
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(f"Cannot update endpoint {endpoint_name} while it is "
+                                  f"{endpoint.endpoint_status}; it must be InService.")
+        config = self.endpoint_configs.get(endpoint_config_name)
+        if config is None:
+            raise ValidationError(f"Could not find endpoint configuration '{endpoint_config_name}'.")
+        endpoint.endpoint_status = "Updating"
+        endpoint.last_modified_time = now()
+        if deployment_config:
+            endpoint.last_deployment_config = deployment_config
+        self.fleet.update(endpoint, config)
+        return endpoint.arn
+
     def delete_endpoint(self, endpoint_name: str) -> None:
         super().delete_endpoint(endpoint_name)
         self.fleet.undeploy(endpoint_name)

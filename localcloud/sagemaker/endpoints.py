@@ -96,45 +96,87 @@ class EndpointFleet:
 
     def deploy(self, endpoint: Any, config: Any) -> None:
         """Start the endpoint's servers in the background; the record tracks progress."""
-        thread = threading.Thread(target=self._deploy, args=(endpoint, config),
-                                  name=f"deploy-{endpoint.endpoint_name}", daemon=True)
-        thread.start()
+        self._background(self._deploy, endpoint, config)
 
-    def _deploy(self, endpoint: Any, config: Any) -> None:
-        name = endpoint.endpoint_name
+    def update(self, endpoint: Any, config: Any) -> None:
+        """Blue/green: bring up the new config's fleet, switch traffic, retire the old fleet."""
+        self._background(self._update, endpoint, config)
+
+    def _background(self, target: Any, endpoint: Any, config: Any) -> None:
+        threading.Thread(target=target, args=(endpoint, config), name=f"deploy-{endpoint.endpoint_name}",
+                         daemon=True).start()
+
+    def _start_fleet(self, endpoint_name: str, config: Any) -> dict[str, VariantServer]:
+        """Start and health-check one server per variant; on any failure stop them all."""
         servers: dict[str, VariantServer] = {}
         try:
             for variant in config.production_variants:
-                servers[variant["VariantName"]] = self._start_variant(name, variant)
+                servers[variant["VariantName"]] = self._start_variant(endpoint_name, config.endpoint_config_name,
+                                                                      variant)
             for server in servers.values():
                 self._wait_ready(server)
         except Exception as e:
             for server in servers.values():
                 self._stop_server(server)
-            reason = str(e) if isinstance(e, DeployError) else f"InternalServerError: {e}"
-            if not isinstance(e, DeployError):
-                log.exception("deploying endpoint %s failed", name)
-            endpoint.endpoint_status = "Failed"
-            endpoint.failure_reason = reason
+            if isinstance(e, DeployError):
+                raise
+            log.exception("deploying endpoint %s failed", endpoint_name)
+            raise DeployError(f"InternalServerError: {e}") from e
+        return servers
+
+    def _deploy(self, endpoint: Any, config: Any) -> None:
+        name = endpoint.endpoint_name
+        try:
+            servers = self._start_fleet(name, config)
+        except DeployError as e:
+            endpoint.endpoint_status, endpoint.failure_reason = "Failed", str(e)
             endpoint.last_modified_time = datetime.now(UTC)
             return
-        deployment = Deployment(name, config.endpoint_config_name, servers,
-                                config.data_capture_config or None, ready=True)
-        with self._lock:
-            if self.backend.endpoints.get(name) is not endpoint:  # deleted while creating
-                for server in servers.values():
-                    self._stop_server(server)
-                return
-            self.deployments[name] = deployment
-        for variant in endpoint.production_variants:
-            server = servers.get(variant["VariantName"])
-            if server:
-                variant["CurrentInstanceCount"] = variant.get("CurrentInstanceCount") or 1
-                variant.setdefault("CurrentWeight", server.weight)
+        if not self._switch(endpoint, config, servers):
+            return
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = datetime.now(UTC)
 
-    def _start_variant(self, endpoint_name: str, variant: dict[str, Any]) -> VariantServer:
+    def _update(self, endpoint: Any, config: Any) -> None:
+        try:
+            servers = self._start_fleet(endpoint.endpoint_name, config)
+        except DeployError as e:
+            # AWS keeps serving the old fleet and reports why the update did not happen.
+            endpoint.endpoint_status, endpoint.failure_reason = "InService", str(e)
+            endpoint.last_modified_time = datetime.now(UTC)
+            return
+        old = self.deployments.get(endpoint.endpoint_name)
+        if not self._switch(endpoint, config, servers):
+            return
+        if old is not None:
+            for server in old.variants.values():
+                self._stop_server(server)
+        endpoint.endpoint_config_name = config.endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+        endpoint.data_capture_config = config.data_capture_config
+        endpoint.failure_reason = None
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = datetime.now(UTC)
+
+    def _switch(self, endpoint: Any, config: Any, servers: dict[str, VariantServer]) -> bool:
+        """Route the endpoint to `servers`, unless it was deleted meanwhile."""
+        name = endpoint.endpoint_name
+        deployment = Deployment(name, config.endpoint_config_name, servers, config.data_capture_config or None,
+                                ready=True)
+        with self._lock:
+            if self.backend.endpoints.get(name) is not endpoint:  # deleted while deploying
+                for server in servers.values():
+                    self._stop_server(server)
+                return False
+            self.deployments[name] = deployment
+        for variant in config.production_variants:
+            for shown in endpoint.production_variants:
+                if shown["VariantName"] == variant["VariantName"]:
+                    shown["CurrentInstanceCount"] = variant.get("InitialInstanceCount") or 1
+                    shown["CurrentWeight"] = float(variant.get("InitialVariantWeight", 1.0))
+        return True
+
+    def _start_variant(self, endpoint_name: str, config_name: str, variant: dict[str, Any]) -> VariantServer:
         variant_name = variant["VariantName"]
         container = self._container(variant["ModelName"])
         image = container.get("Image", "")
@@ -142,7 +184,7 @@ class EndpointFleet:
             runtime = resolve_runtime(image)
         except UnsupportedImageError as e:
             raise DeployError(f"Production variant {variant_name}: {e}") from None
-        folder = settings.data_dir() / "endpoints" / endpoint_name / variant_name
+        folder = settings.data_dir() / "endpoints" / endpoint_name / config_name / variant_name
         model_dir, code_dir = folder / "model", folder / "code"
         model_dir.mkdir(parents=True, exist_ok=True)
         code_dir.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,12 @@ class LocalSageMakerResponse(SageMakerResponse):
         self.sagemaker_backend.stop_training_job(self._get_param("TrainingJobName"))
         return EmptyResult()
 
+    def update_endpoint(self) -> ActionResult:
+        arn = self.sagemaker_backend.update_endpoint(self._get_param("EndpointName"),
+                                                     self._get_param("EndpointConfigName"),
+                                                     self._get_param("DeploymentConfig"))
+        return ActionResult({"EndpointArn": arn})
+
     def list_pipeline_execution_steps(self) -> ActionResult:
         steps = self.sagemaker_backend.list_pipeline_execution_steps(
             self._get_param("PipelineExecutionArn"), self._get_param("SortOrder"))

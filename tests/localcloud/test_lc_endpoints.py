@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace
+from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
 from support import LocalCloud, wait_until
 
 
@@ -220,3 +220,52 @@ def test_model_server_logs_reach_cloudwatch_logs(localcloud: LocalCloud, served:
     assert wait_until(messages, 15, 0.25), "no model server log lines in CloudWatch Logs"
     assert {s["logStreamName"].split("/")[0] for s in logs.describe_log_streams(logGroupName=group)[
         "logStreams"]} == {"Blue", "Green"}
+
+
+def test_update_endpoint_swaps_fleets_and_keeps_serving_on_failure(localcloud: LocalCloud,
+                                                                    served: tuple[Workspace, str]) -> None:
+    ws, _ = served
+    name = f"upd-{ws.tag}"
+    serving = {"SAGEMAKER_PROGRAM": "train.py", "SAGEMAKER_SUBMIT_DIRECTORY": ws.uri("code/sourcedir.tar.gz")}
+    assert _endpoint_for(ws, name, {"Image": SKLEARN_IMAGE, "ModelDataUrl": _model_artifacts_uri(ws),
+                                    "Environment": serving}) == "InService"
+    rt = localcloud.client("sagemaker-runtime")
+
+    def predict() -> float:
+        out = rt.invoke_endpoint(EndpointName=name, ContentType="text/csv", Accept="text/csv", Body=b"0,0,0")
+        return float(out["Body"].read())
+
+    assert predict() == pytest.approx(3.0, abs=1e-4)
+    # v2: the same model behind a program that doubles every prediction
+    doubled = b"import joblib, os\nclass Twice:\n    def __init__(self, m): self.m = m\n" \
+              b"    def predict(self, X): return 2 * self.m.predict(X)\n" \
+              b"def model_fn(d): return Twice(joblib.load(os.path.join(d, 'model.joblib')))\n"
+    ws.put("code/doubled.tar.gz", tarball({"doubled.py": doubled}))
+    ws.sm.create_model(ModelName=f"{name}-v2", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": _model_artifacts_uri(ws),
+        "Environment": {"SAGEMAKER_PROGRAM": "doubled.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": ws.uri("code/doubled.tar.gz")}})
+    ws.sm.create_endpoint_config(EndpointConfigName=f"{name}-v2", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"{name}-v2", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2")
+    assert ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
+    assert predict() == pytest.approx(3.0, abs=1e-4)  # the old fleet serves while the new one starts
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 60, 0.1)
+    assert predict() == pytest.approx(6.0, abs=1e-4)
+    assert ws.sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == f"{name}-v2"
+
+    # v3 cannot load: the update fails, v2 keeps serving, the reason is reported
+    ws.sm.create_model(ModelName=f"{name}-v3", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": _model_artifacts_uri(ws),
+        "Environment": {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": ws.uri("code/broken.tar.gz")}})
+    ws.sm.create_endpoint_config(EndpointConfigName=f"{name}-v3", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"{name}-v3", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v3")
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 60, 0.1)
+    described = ws.sm.describe_endpoint(EndpointName=name)
+    assert "cannot load model 3c9e" in described["FailureReason"]
+    assert described["EndpointConfigName"] == f"{name}-v2"
+    assert predict() == pytest.approx(6.0, abs=1e-4)
+    ws.sm.delete_endpoint(EndpointName=name)
