@@ -42,6 +42,7 @@ test: setup lint
 bench: setup
 	.venv/bin/python bench/serving.py
 	.venv/bin/python bench/localcloud.py
+	.venv/bin/python bench/demo.py
 
 clean:
 	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache

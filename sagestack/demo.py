@@ -1,134 +1,300 @@
-"""`make demo`: the taxi-duration model from raw trips to live predictions, on this machine.
+"""`make demo`: the whole lifecycle on this machine, through the same commands a person types.
 
-Generate a month of TLC-schema trips, run the preprocess, train and evaluate job scripts
-under their SageMaker contracts, start the model server with the taxi serving hooks,
-send it real HTTP requests, and print what came back. Every process it starts is
-stopped when it ends, also on Ctrl-C.
+localcloud starts -> a month of TLC-schema trips goes to S3 -> `sagestack pipeline upsert`
+and `pipeline start` (preprocess, train, evaluate, baseline, quality gate, register) ->
+`model approve` -> `endpoint deploy` from the approved package -> live traffic through
+sagemaker-runtime -> predictions, CloudWatch metrics and data capture are read back ->
+artifacts and logs are copied out. It leaves nothing running, also when interrupted.
+
+Every phase is timed; `run()` returns the timings so bench/demo.py can print them.
 """
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+import boto3
 from rich.console import Console
 from rich.table import Table
 
-from sagestack import local_run
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(highlight=False)
 
-ROOT = local_run.ROOT
-console = Console()
-
-
-def _phase(title: str) -> float:
-    console.rule(f"[bold]{title}")
-    return time.perf_counter()
+TRIPS = 30_000
+"""One generated month (the real January 2024 file has ~3M trips; this keeps the demo quick)."""
+HYPERPARAMETERS = ("MaxIter=100", "LearningRate=0.15")
 
 
-def _done(started: float, detail: str = "") -> None:
-    console.print(f"[green]done[/] in {time.perf_counter() - started:.2f} s {detail}")
+@dataclass
+class Timings:
+    phases: list[tuple[str, float]] = field(default_factory=list)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ping(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"model server exited with code {proc.returncode}")
+    @contextlib.contextmanager
+    def phase(self, title: str) -> Iterator[None]:
+        console.rule(f"[bold]{len(self.phases) + 1}. {title}")
+        started = time.perf_counter()
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                return
+            yield
+        finally:
+            took = time.perf_counter() - started
+            self.phases.append((title, took))
+            console.print(f"[dim]{title}: {took:.1f} s[/]")
+
+    @property
+    def total(self) -> float:
+        return sum(t for _, t in self.phases)
+
+
+class LocalCloudProcess:
+    """A localcloud of the demo's own, on a free port, with its data under the output folder."""
+
+    def __init__(self, data_dir: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (data_dir.parent / "localcloud.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "localcloud", "--port", str(self.port), "--data-dir", str(data_dir)],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+        deadline = time.monotonic() + 30
+        while not self.healthy():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"localcloud did not start; see {data_dir.parent / 'localcloud.log'}")
+            time.sleep(0.05)
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_localcloud/health", timeout=1) as r:
+                return r.status == 200
         except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("model server did not answer /ping in time")
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM: localcloud stops its jobs and model servers, then itself."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
 
 
-def run(out: Path, trips: int = 30_000, seed: int = 7) -> None:
-    from training.datagen import generate_month
+def sagestack(url: str, *args: str) -> None:
+    """Run one `sagestack` command in this process, exactly as typed on a shell."""
+    import click
 
-    out.mkdir(parents=True, exist_ok=True)
-    started = _phase("1. generate a month of trips (NYC TLC yellow-trip schema)")
-    raw = out / "raw" / "yellow_tripdata_2024-01.parquet"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    generate_month(2024, 1, trips, seed).to_parquet(raw, index=False)
-    _done(started, f"{trips:,} trips -> {raw.relative_to(ROOT) if raw.is_relative_to(ROOT) else raw}")
+    from sagestack.cli import cli
 
-    started = _phase("2. preprocess (SageMaker Processing contract)")
-    processing = out / "processing"
-    console.print(local_run.preprocess(raw, processing).strip())
-    _done(started)
-
-    started = _phase("3. train (SageMaker Training contract, script mode)")
-    model_dir = out / "model"
-    log = local_run.train(processing, model_dir, out / "training-output",
-                          {"max-iter": "150", "learning-rate": "0.1", "seed": "42"})
-    console.print(log.strip())
-    _done(started)
-
-    started = _phase("4. evaluate")
-    model_tar = local_run.package_model(model_dir, out / "artifacts" / "model.tar.gz")
-    local_run.evaluate(model_tar, processing, out / "evaluation")
-    report = json.loads((out / "evaluation" / "evaluation" / "evaluation.json").read_text())
-    metrics = Table("metric", "value", "bootstrap std", title="evaluation.json (regression_metrics)")
-    for name, value in report["regression_metrics"].items():
-        metrics.add_row(name, f"{value['value']:.4f}", f"{value['standard_deviation']:.4f}")
-    console.print(metrics)
-    _done(started)
-
-    started = _phase("5. serve the model (SageMaker inference container contract) and send requests")
-    port = _free_port()
-    env = {**os.environ, "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": str(ROOT / "inference"),
-           "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port)}
-    server = subprocess.Popen([sys.executable, "-m", "modelserver", "serve", "--host", "127.0.0.1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    console.print(f"[bold cyan]$ sagestack {' '.join(args)}[/]")
     try:
-        _wait_ping(port, server)
-        test = pd.read_csv(processing / "test" / "test.csv", header=None).head(8)
-        body = "\n".join(",".join(repr(float(v)) for v in row) for row in test.iloc[:, 1:].itertuples(index=False))
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv", "Accept": "text/csv"})
-        reply = conn.getresponse()
-        predictions = [float(v) for v in reply.read().decode().split()]
-        table = Table("trip_distance", "pickup hour", "actual min", "predicted min",
-                      title=f"POST /invocations (text/csv, {len(test)} rows) -> HTTP {reply.status}")
-        for (_, row), predicted in zip(test.iterrows(), predictions, strict=True):
-            table.add_row(f"{row[1]:.2f}", f"{int(row[5])}", f"{row[0]:.1f}", f"{predicted:.1f}")
-        console.print(table)
-        conn.request("POST", "/invocations", body=json.dumps({"instances": [[1.0, 1, 2]]}),
-                     headers={"Content-Type": "application/json"})
-        bad = conn.getresponse()
-        console.print(f"a malformed request gets HTTP {bad.status}: {bad.read().decode().strip()}")
+        cli.main(["--endpoint-url", url, *args], prog_name="sagestack", standalone_mode=False)
+    except click.ClickException as e:
+        raise DemoError(f"`sagestack {' '.join(args)}` failed: {e.format_message()}") from None
+    except click.exceptions.Exit as e:
+        if e.exit_code:
+            raise DemoError(f"`sagestack {' '.join(args)}` exited with {e.exit_code}") from None
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def run(out: Path) -> Timings:
+    from sagestack import settings as names
+
+    timings = Timings()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    cloud: LocalCloudProcess | None = None
+    try:
+        with timings.phase("start localcloud"):
+            cloud = LocalCloudProcess(out / "localcloud")
+            console.print(f"localcloud on {cloud.url} (data and job folders in {out / 'localcloud'})")
+        kw = dict(endpoint_url=cloud.url, region_name="us-east-1", aws_access_key_id="test",
+                  aws_secret_access_key="test")
+        s3, sm, rt, cw = (boto3.client(n, **kw) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch"))
+        bucket, prefix = "sagestack-local", names.DEFAULT_PREFIX
+
+        with timings.phase("generate a month of trips and upload it"):
+            from training.datagen import generate_month
+
+            raw = out / "yellow_tripdata_2024-01.parquet"
+            generate_month(2024, 1, TRIPS, seed=7).to_parquet(raw, index=False)
+            s3.create_bucket(Bucket=bucket)
+            s3.upload_file(str(raw), bucket, f"{prefix}/data/{raw.name}")
+            console.print(f"{TRIPS:,} trips -> s3://{bucket}/{prefix}/data/{raw.name}")
+
+        with timings.phase("build and upsert the pipeline"):
+            sagestack(cloud.url, "pipeline", "upsert")
+
+        with timings.phase("run the pipeline"):
+            sagestack(cloud.url, "pipeline", "start", "--poll", "0.5", *(x for p in HYPERPARAMETERS for x in ("-p", p)))
+
+        with timings.phase("approve the model"):
+            sagestack(cloud.url, "model", "list")
+            sagestack(cloud.url, "model", "approve", "latest", "-m", "approved by make demo")
+
+        with timings.phase("deploy an endpoint from the approved package"):
+            sagestack(cloud.url, "endpoint", "deploy")
+
+        endpoint = names.DEFAULT_NAME
+        with timings.phase("send traffic"):
+            rows, actual = _test_rows(s3, sm, bucket)
+            sagestack(cloud.url, "endpoint", "invoke", "--body", rows[0])
+            predictions = []
+            for row in rows:
+                reply = rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv",
+                                           Body=row.encode())
+                predictions.append(float(reply["Body"].read()))
+            batch = rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="application/json",
+                                       Body="\n".join(rows).encode())
+            batched = json.loads(batch["Body"].read())["predictions"]
+            _show_predictions(rows, actual, predictions, batched)
+
+        with timings.phase("read back metrics and data capture"):
+            _show_metrics(cw, endpoint, len(rows) + 2)
+            captured = _wait(lambda: [o["Key"] for o in s3.list_objects_v2(
+                Bucket=bucket, Prefix=f"{prefix}/data-capture/{endpoint}/").get("Contents", [])], 15)
+            console.print(f"data capture: {len(captured)} JSONL file(s) under "
+                          f"s3://{bucket}/{prefix}/data-capture/{endpoint}/")
+
+        with timings.phase("copy artifacts out"):
+            _copy_artifacts(s3, sm, bucket, prefix, out, captured)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: stopping localcloud and everything it started[/]")
+        raise
     finally:
-        server.terminate()
-        server.wait(10)
-    _done(started, f"(model server on 127.0.0.1:{port}, stopped)")
-    console.print(f"\nArtifacts: {out}/model (model.joblib + model.json with sha256, versions, metrics), "
-                  f"{out}/evaluation/evaluation/evaluation.json")
+        if cloud is not None:
+            cloud.stop()
+            console.print("localcloud stopped; nothing left running")
+    _summary(timings)
+    return timings
+
+
+def _wait(fn: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
+
+def _latest_execution(sm: Any) -> str:
+    from sagestack import settings as names
+
+    summaries = sm.list_pipeline_executions(PipelineName=names.DEFAULT_NAME)["PipelineExecutionSummaries"]
+    return summaries[0]["PipelineExecutionArn"]
+
+
+def _test_rows(s3: Any, sm: Any, bucket: str, count: int = 50) -> tuple[list[str], list[float]]:
+    """Held-out rows of the run's test split: the features to send, and the true durations."""
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=_latest_execution(sm))["PipelineExecutionSteps"]
+    job = next(s for s in steps if s["StepName"] == "Preprocess")["Metadata"]["ProcessingJob"]["Arn"].split("/")[-1]
+    outputs = sm.describe_processing_job(ProcessingJobName=job)["ProcessingOutputConfig"]["Outputs"]
+    uri = next(o for o in outputs if o["OutputName"] == "test")["S3Output"]["S3Uri"].rstrip("/") + "/test.csv"
+    b, _, key = uri.removeprefix("s3://").partition("/")
+    lines = s3.get_object(Bucket=b, Key=key)["Body"].read().decode().splitlines()[:count]
+    return [line.split(",", 1)[1] for line in lines], [float(line.split(",", 1)[0]) for line in lines]
+
+
+def _show_predictions(rows: list[str], actual: list[float], predictions: list[float], batched: list[float]) -> None:
+    table = Table("trip_distance", "PU zone", "DO zone", "hour", "actual min", "predicted min",
+                  title=f"predictions from the endpoint ({len(rows)} single-row requests, first 8 shown)")
+    for row, truth, predicted in list(zip(rows, actual, predictions, strict=True))[:8]:
+        f = row.split(",")
+        table.add_row(f"{float(f[0]):.2f}", f[1], f[2], f[4], f"{truth:.1f}", f"{predicted:.1f}")
+    console.print(table)
+    mae = sum(abs(p - a) for p, a in zip(predictions, actual, strict=True)) / len(actual)
+    same = all(abs(a - b) < 1e-9 for a, b in zip(predictions, batched, strict=True))
+    console.print(f"mean absolute error on these {len(rows)} held-out trips: {mae:.2f} min; "
+                  f"one batched request gave {'the same' if same else 'DIFFERENT'} predictions")
+
+
+def _show_metrics(cw: Any, endpoint: str, expected: int) -> None:
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+
+    def stat(metric: str, statistic: str) -> float | None:
+        now = time.time()
+        points = cw.get_metric_statistics(Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - 3600, EndTime=now + 60, Period=3600,
+                                          Statistics=[statistic])["Datapoints"]
+        return points[0][statistic] if points else None
+
+    _wait(lambda: (stat("Invocations", "Sum") or 0) >= expected, 15)
+    table = Table("metric (AWS/SageMaker)", "statistic", "value", title=f"CloudWatch, endpoint {endpoint}")
+    for metric, statistic, unit in (("Invocations", "Sum", ""), ("Invocation4XXErrors", "Sum", ""),
+                                    ("Invocation5XXErrors", "Sum", ""), ("ModelLatency", "Average", " µs"),
+                                    ("OverheadLatency", "Average", " µs")):
+        value = stat(metric, statistic)
+        table.add_row(metric, statistic, "-" if value is None else f"{value:,.0f}{unit}")
+    console.print(table)
+
+
+def _copy_artifacts(s3: Any, sm: Any, bucket: str, prefix: str, out: Path, captured: list[str]) -> None:
+    from sagestack import settings as names
+
+    package = sm.list_model_packages(ModelPackageGroupName=names.DEFAULT_NAME)["ModelPackageSummaryList"][0]
+    described = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    artifacts = out / "artifacts"
+    wanted = {
+        "model.tar.gz": described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"],
+        "evaluation.json": described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"],
+        "statistics.json": described["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"],
+        "constraints.json": described["DriftCheckBaselines"]["ModelDataQuality"]["Constraints"]["S3Uri"],
+    }
+    if captured:
+        wanted["data-capture-sample.jsonl"] = f"s3://{bucket}/{captured[0]}"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    console.print("[bold]where things are[/]")
+    for name, uri in wanted.items():
+        b, _, key = uri.removeprefix("s3://").partition("/")
+        s3.download_file(b, key, str(artifacts / name))
+        console.print(f"  {_shown(artifacts / name)}  (from {uri})")
+    for log in sorted((out / "localcloud" / "jobs").glob("*/job.log")):
+        console.print(f"  {_shown(log)}  (also in CloudWatch Logs /aws/sagemaker/{{Processing,Training}}Jobs)")
+    console.print(f"  {_shown(out / 'localcloud.log')}  (localcloud's own log)")
+    report = json.loads((artifacts / "evaluation.json").read_text())["regression_metrics"]
+    console.print("registered model quality: " + ", ".join(f"{k} {v['value']:.3f}" for k, v in report.items()))
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _summary(timings: Timings) -> None:
+    table = Table("phase", "seconds", title=f"make demo: {timings.total:.1f} s in all")
+    for title, took in timings.phases:
+        table.add_row(title, f"{took:.1f}")
+    console.print(table)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill cleans up like Ctrl-C
     try:
         run(ROOT / "demo-output")
-    except local_run.StepError as e:
+    except DemoError as e:
         console.print(f"[red]error:[/] {e}")
         sys.exit(1)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted; every process started by the demo was stopped[/]")
         sys.exit(130)
 
 

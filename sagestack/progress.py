@@ -121,9 +121,9 @@ class _ChangeLog:
     status: str = ""
 
     def update(self, execution: dict[str, Any], steps: list[dict[str, Any]]) -> None:
-        status = execution.get("PipelineExecutionStatus", "?")
-        if status not in TERMINAL_EXECUTION:
-            self._status(status)
+        overall = execution.get("PipelineExecutionStatus", "?")
+        if overall not in TERMINAL_EXECUTION:
+            self._status(overall)
         for step in steps:
             name, status = step.get("StepName", "?"), step.get("StepStatus", "?")
             if self.seen.get(name) == status:
@@ -135,7 +135,7 @@ class _ChangeLog:
             detail = step_detail(step)
             self.console.print(f"{render.clock(datetime.now(UTC))}  {name}: {status}{took}"
                                + (f" ({detail})" if detail else ""))
-        self._status(status)
+        self._status(overall)
 
     def _status(self, status: str) -> None:
         if status != self.status:
