@@ -104,12 +104,16 @@ def sagestack(url: str, *args: str) -> None:
 
     console.print(f"[bold cyan]$ sagestack {' '.join(args)}[/]")
     try:
-        cli.main(["--endpoint-url", url, *args], prog_name="sagestack", standalone_mode=False)
+        # standalone_mode=False: click raises errors, and *returns* the code of an Exit
+        code = cli.main(["--endpoint-url", url, *args], prog_name="sagestack", standalone_mode=False)
+    except click.Abort:  # click's form of KeyboardInterrupt
+        raise KeyboardInterrupt from None
     except click.ClickException as e:
         raise DemoError(f"`sagestack {' '.join(args)}` failed: {e.format_message()}") from None
-    except click.exceptions.Exit as e:
-        if e.exit_code:
-            raise DemoError(f"`sagestack {' '.join(args)}` exited with {e.exit_code}") from None
+    if code == 130:  # the command saw Ctrl-C and stopped following; so do we
+        raise KeyboardInterrupt
+    if code:
+        raise DemoError(f"`sagestack {' '.join(args)}` exited with {code}")
 
 
 class DemoError(RuntimeError):
@@ -290,7 +294,7 @@ def _summary(timings: Timings) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill cleans up like Ctrl-C
     try:
-        run(ROOT / "demo-output")
+        run(Path(os.environ.get("SAGESTACK_DEMO_OUTPUT", ROOT / "demo-output")))
     except DemoError as e:
         console.print(f"[red]error:[/] {e}")
         sys.exit(1)
