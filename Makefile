@@ -1,6 +1,9 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both create or refresh the virtualenv (.venv, via uv from uv.lock) and node_modules
 # (npm ci from package-lock.json) when missing or stale, and skip that when current.
+# Site-packages are compiled to bytecode at install time: tests start many Python
+# processes (jobs, model servers), and environments that set PYTHONDONTWRITEBYTECODE
+# would otherwise recompile scikit-learn and pandas in every one of them.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -23,7 +26,7 @@ $(UV):
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
