@@ -45,21 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from training.preprocess import FEATURES as PREPROCESS_FEATURES
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SEED = 0
-FEATURES = [
-    "trip_distance",
-    "PULocationID",
-    "DOLocationID",
-    "passenger_count",
-    "pickup_hour",
-    "pickup_weekday",
-    "is_weekend",
-    "hour_sin",
-    "hour_cos",
-    "is_airport_trip",
-]
+FEATURES = list(PREPROCESS_FEATURES)  # the taxi model's inputs, in training/preprocess.py's order
 DEFAULT_PROGRAM = """\
 import os
 

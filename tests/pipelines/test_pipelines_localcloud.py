@@ -19,22 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 from support import wait_until
 
+from training.preprocess import FEATURES as PREPROCESS_FEATURES
+
 pytestmark = pytest.mark.localcloud
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 SMALL_RUN = [{"Name": "MaxIter", "Value": "30"}]  # small, to keep the run light on 2 cores
-FEATURES = [
-    "trip_distance",
-    "PULocationID",
-    "DOLocationID",
-    "passenger_count",
-    "pickup_hour",
-    "pickup_weekday",
-    "is_weekend",
-    "hour_sin",
-    "hour_cos",
-    "is_airport_trip",
-]
+FEATURES = list(PREPROCESS_FEATURES)  # the taxi model's inputs, in training/preprocess.py's order
 STEPS = ["Preprocess", "Train", "Evaluate", "Baseline", "RmseGate", "Register"]
 
 

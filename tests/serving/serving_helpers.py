@@ -18,22 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.preprocess import FEATURES as PREPROCESS_FEATURES
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 START_TIMEOUT = 90.0  # a cold start compiles numpy/sklearn byte code on a slow 2-core machine
 
-TAXI_FEATURES = [
-    "trip_distance",
-    "PULocationID",
-    "DOLocationID",
-    "passenger_count",
-    "pickup_hour",
-    "pickup_weekday",
-    "is_weekend",
-    "hour_sin",
-    "hour_cos",
-    "is_airport_trip",
-]
+TAXI_FEATURES = list(PREPROCESS_FEATURES)  # the taxi model's inputs, in training/preprocess.py's order
 
 
 def free_port() -> int:
