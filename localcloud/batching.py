@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -25,9 +26,6 @@ class BatchSink(Generic[T]):
         self._interval = interval
         self._items: list[T] = []
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._shipped = threading.Condition()
-        self._generation = 0
         self._thread: threading.Thread | None = None
 
     def add(self, item: T) -> None:
@@ -36,16 +34,6 @@ class BatchSink(Generic[T]):
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Ship what is buffered now and wait for it (tests, shutdown)."""
-        with self._shipped:
-            target = self._generation + 1
-            self._wake.set()
-            if self._thread is None or not self._thread.is_alive():
-                self._drain()
-                return True
-            return self._shipped.wait_for(lambda: self._generation >= target, timeout)
 
     def _drain(self) -> None:
         with self._lock:
@@ -58,9 +46,5 @@ class BatchSink(Generic[T]):
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
+            time.sleep(self._interval)
             self._drain()
-            with self._shipped:
-                self._generation += 1
-                self._shipped.notify_all()

@@ -32,20 +32,9 @@ def publish(region: str, entry: dict[str, Any]) -> None:
     _queue.put((region, entry))
 
 
-def flush(timeout: float = 5.0) -> bool:
-    """Wait until queued events are delivered (for orderly shutdown and tests)."""
-    done = threading.Event()
-    _queue.put(("", {"__flush__": done}))
-    return done.wait(timeout)
-
-
 def _deliver() -> None:
     while True:
         region, entry = _queue.get()
-        marker = entry.get("__flush__")
-        if marker is not None:
-            marker.set()
-            continue
         try:
             failed = aws.client("events", region).put_events(Entries=[entry]).get("FailedEntryCount", 0)
             if failed:

@@ -27,7 +27,7 @@ FORWARDED_HEADERS = {
 }
 
 
-class RuntimeError_(Exception):
+class RuntimeApiError(Exception):
     """An error answered in the SageMaker Runtime wire format."""
 
     def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None):
@@ -47,7 +47,7 @@ class InvocationRouter:
         started = time.perf_counter()
         try:
             return self._invoke(environ, start_response, started)
-        except RuntimeError_ as e:
+        except RuntimeApiError as e:
             body = json.dumps({"message": e.message, **e.extra}).encode()
             start_response(f"{e.status} {http.client.responses.get(e.status, 'Error')}", [
                 ("Content-Type", "application/json"), ("x-amzn-ErrorType", e.code),
@@ -60,22 +60,22 @@ class InvocationRouter:
         backend = self.backends[DEFAULT_ACCOUNT_ID][region]
         endpoint = backend.endpoints.get(name)
         if endpoint is None:
-            raise RuntimeError_(400, "ValidationError",
+            raise RuntimeApiError(400, "ValidationError",
                                 f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
         deployment = backend.fleet.route(name)
         if deployment is None:
-            raise RuntimeError_(400, "ValidationError",
+            raise RuntimeApiError(400, "ValidationError",
                                 f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} is not in service "
                                 f"(status {endpoint.endpoint_status}).")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_PAYLOAD:
-            raise RuntimeError_(413, "ValidationError",
+            raise RuntimeApiError(413, "ValidationError",
                                 f"Request payload of {length} bytes exceeds the 6 MB limit of InvokeEndpoint.")
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             server = deployment.pick(environ.get("HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT"))
         except LookupError as e:
-            raise RuntimeError_(400, "ValidationError", str(e)) from None
+            raise RuntimeApiError(400, "ValidationError", str(e)) from None
         headers = {out: environ[key] for key, out in FORWARDED_HEADERS.items() if environ.get(key)}
         sent = time.perf_counter()
         status, reply, reply_headers = _forward(server, body, headers)
@@ -91,7 +91,7 @@ class InvocationRouter:
             kind = "client" if 400 <= status < 500 else "server"
             text = reply.decode("utf-8", "replace")[:1024]
             log_arn = (f"arn:aws:logs:{region}:{DEFAULT_ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}")
-            raise RuntimeError_(424, "ModelError",
+            raise RuntimeApiError(424, "ModelError",
                                 f'Received {kind} error ({status}) from primary with message "{text}". '
                                 f"See the model server log of endpoint {name} for more information.",
                                 {"OriginalStatusCode": status, "OriginalMessage": text, "LogStreamArn": log_arn})
@@ -116,7 +116,7 @@ def _forward(server: Any, body: bytes, headers: dict[str, str]) -> tuple[int, by
         except (OSError, http.client.HTTPException) as e:
             server.drop_connection()
             if attempt == 2:
-                raise RuntimeError_(424, "ModelError",
+                raise RuntimeApiError(424, "ModelError",
                                     f"Received server error (0) from {server.variant}: the model server "
                                     f"did not answer ({e}).", {"OriginalStatusCode": 0}) from None
     raise AssertionError("unreachable")
