@@ -109,3 +109,34 @@ def test_batch_keys() -> None:
     frame = pd.DataFrame({"a": [1.0], "b": [2]})
     assert batch_key(frame) == batch_key(pd.DataFrame({"a": [3.0, 4.0], "b": [5, 6]}))
     assert batch_key(frame) != batch_key(pd.DataFrame({"b": [2], "a": [1.0]}))
+
+
+class ThreadRecordingModel:
+    """Records which thread ran each predict, and its batch size."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        self.calls.append((threading.current_thread().name, len(X)))
+        return X[:, 0] * 10
+
+
+def test_a_lone_client_is_served_on_the_loop_once_predictions_are_known_to_be_quick() -> None:
+    model = ThreadRecordingModel()
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="model") as pool:
+            batcher = MicroBatcher(model.predict, pool, enabled=True, max_rows=100)
+            assert (await batcher.submit(row(1))).tolist() == [10.0]  # no history yet: the model thread
+            assert (await batcher.submit(row(2))).tolist() == [20.0]  # quick and alone: on the loop
+            loop_thread = threading.current_thread().name
+            assert [name for name, _ in model.calls] == [model.calls[0][0], loop_thread]
+            assert model.calls[0][0].startswith("model")
+
+            # two at once: a crowd is forming, so they go to the model thread together
+            both = [batcher.submit(row(3)), batcher.submit(row(4))]
+            assert [(await f).tolist() for f in both] == [[30.0], [40.0]]
+            assert model.calls[-1][0].startswith("model") and model.calls[-1][1] == 2
+
+    asyncio.run(scenario())
