@@ -269,3 +269,15 @@ def test_update_endpoint_swaps_fleets_and_keeps_serving_on_failure(localcloud: L
     assert described["EndpointConfigName"] == f"{name}-v2"
     assert predict() == pytest.approx(6.0, abs=1e-4)
     ws.sm.delete_endpoint(EndpointName=name)
+
+
+def test_a_payload_over_6_mb_is_refused_and_the_endpoint_keeps_serving(localcloud: LocalCloud,
+                                                                        served: tuple[Workspace, str]) -> None:
+    _, endpoint = served
+    rt = localcloud.client("sagemaker-runtime")
+    with pytest.raises(ClientError) as e:
+        rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=b"1,2,3\n" * (1024 * 1024 + 1))
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "6 MB" in e.value.response["Error"]["Message"]
+    out = rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=b"0,0,0")
+    assert float(out["Body"].read()) == pytest.approx(3.0, abs=1e-4)
