@@ -234,6 +234,59 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if stop:
             stop.set()
 
+    # ------------------------------------------------------------------ transform jobs
+    def create_transform_job(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        job = self.new_transform_job(kwargs)
+        self._start_thread(job.arn, self.run_transform, job)
+        return job
+
+    def new_transform_job(self, kwargs: dict[str, Any]) -> Any:
+        """Record a transform job as InProgress (snake_case arguments, as moto's API layer passes)."""
+        name = kwargs["transform_job_name"]
+        if name in self.transform_jobs:
+            raise ValidationError(f"Job name must be unique within an AWS account and region, "
+                                  f"and a job with this name already exists ({name})")
+        if kwargs["model_name"] not in self._models:
+            arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:model/{kwargs['model_name']}"
+            raise ValidationError(f"Could not find model '{arn}'.")
+        job = super().create_transform_job(**kwargs)
+        job.transform_job_status = "InProgress"
+        job.failure_reason = None
+        job.transform_start_time = now()
+        job.transform_end_time = None
+        return job
+
+    def run_transform(self, job: Any, stop: threading.Event) -> None:
+        from localcloud.sagemaker.transforms import DeployError, TransformError, TransformStopped, run_transform
+
+        self._stops[job.arn] = stop
+        request = {"ModelName": job.model_name, "TransformInput": job.transform_input,
+                   "TransformOutput": job.transform_output, "BatchStrategy": job.batch_strategy,
+                   "MaxPayloadInMB": job.max_payload_in_mb, "Environment": job.environment,
+                   "DataProcessing": job.data_processing}
+        try:
+            run_transform(self.fleet, job.transform_job_name, request, stop)
+            job.transform_job_status = "Completed"
+        except TransformStopped:
+            job.transform_job_status = "Stopped"
+        except (TransformError, DeployError) as e:
+            job.transform_job_status, job.failure_reason = "Failed", str(e)
+        except Exception as e:
+            log.exception("transform job %s crashed", job.transform_job_name)
+            job.transform_job_status, job.failure_reason = "Failed", f"InternalServerError: {e}"
+        job.transform_end_time = job.last_modified_time = now()
+
+    def stop_transform_job(self, transform_job_name: str) -> None:
+        job = self.transform_jobs.get(transform_job_name)
+        if job is None:
+            raise ValidationError(f"Could not find transform job '{transform_job_name}'.")
+        if job.transform_job_status in TERMINAL_JOB:
+            raise ValidationError(f"The job {transform_job_name} is {job.transform_job_status} and cannot be stopped.")
+        job.transform_job_status = "Stopping"
+        stop = self._stops.get(job.arn)
+        if stop:
+            stop.set()
+
     # ------------------------------------------------------------------ pipelines
     def create_pipeline(self, pipeline_name: str, pipeline_display_name: str, pipeline_definition: str,
                         pipeline_definition_s3_location: dict[str, Any], *args: Any, **kwargs: Any) -> Any:

@@ -34,7 +34,7 @@ PING_TIMEOUT = float(os.environ.get("LOCALCLOUD_ENDPOINT_PING_TIMEOUT", "120"))
 
 @dataclass
 class VariantServer:
-    """One running model server for one production variant."""
+    """One running model server: a production variant's, or a transform job's."""
 
     variant: str
     model_name: str
@@ -43,6 +43,8 @@ class VariantServer:
     port: int
     proc: subprocess.Popen | None = None
     folder: Path | None = None
+    label: str = ""
+    """Who the server is for, as failure reasons name it ("Production variant AllTraffic")."""
     _local: threading.local = field(default_factory=threading.local)
 
     def connection(self) -> http.client.HTTPConnection:
@@ -114,10 +116,10 @@ class EndpointFleet:
                 servers[variant["VariantName"]] = self._start_variant(endpoint_name, config.endpoint_config_name,
                                                                       variant)
             for server in servers.values():
-                self._wait_ready(server)
+                self.wait_ready(server)
         except Exception as e:
             for server in servers.values():
-                self._stop_server(server)
+                self.stop_server(server)
             if isinstance(e, DeployError):
                 raise
             log.exception("deploying endpoint %s failed", endpoint_name)
@@ -150,7 +152,7 @@ class EndpointFleet:
             return
         if old is not None:
             for server in old.variants.values():
-                self._stop_server(server)
+                self.stop_server(server)
         endpoint.endpoint_config_name = config.endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         endpoint.data_capture_config = config.data_capture_config
@@ -166,7 +168,7 @@ class EndpointFleet:
         with self._lock:
             if self.backend.endpoints.get(name) is not endpoint:  # deleted while deploying
                 for server in servers.values():
-                    self._stop_server(server)
+                    self.stop_server(server)
                 return False
             self.deployments[name] = deployment
         for variant in config.production_variants:
@@ -177,24 +179,36 @@ class EndpointFleet:
         return True
 
     def _start_variant(self, endpoint_name: str, config_name: str, variant: dict[str, Any]) -> VariantServer:
-        variant_name = variant["VariantName"]
-        container = self._container(variant["ModelName"])
-        image = container.get("Image", "")
+        name = variant["VariantName"]
+        server = self.start_server(
+            variant["ModelName"], settings.data_dir() / "endpoints" / endpoint_name / config_name / name,
+            f"/aws/sagemaker/Endpoints/{endpoint_name}", name, f"Production variant {name}")
+        server.variant = name
+        server.weight = float(variant.get("InitialVariantWeight", 1.0))
+        return server
+
+    def start_server(self, model_name: str, folder: Path, log_group: str, stream_prefix: str, label: str,
+                     environment: dict[str, str] | None = None) -> VariantServer:
+        """Fetch a model's artifacts and code and start its model server (not yet ready).
+
+        Shared by endpoints and batch transform: both run the model's serving container,
+        which for framework images is our model server on the mapped local runtime.
+        """
+        container = self._container(model_name)
         try:
-            runtime = resolve_runtime(image)
+            runtime = resolve_runtime(container.get("Image", ""))
         except UnsupportedImageError as e:
-            raise DeployError(f"Production variant {variant_name}: {e}") from None
-        folder = settings.data_dir() / "endpoints" / endpoint_name / config_name / variant_name
+            raise DeployError(f"{label}: {e}") from None
         model_dir, code_dir = folder / "model", folder / "code"
         model_dir.mkdir(parents=True, exist_ok=True)
         code_dir.mkdir(parents=True, exist_ok=True)
         region = self.backend.region_name
         if container.get("ModelDataUrl"):
-            _fetch_tarball(container["ModelDataUrl"], model_dir, region, variant_name)
-        env = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
+            _fetch_tarball(container["ModelDataUrl"], model_dir, region, label)
+        env = {k: str(v) for k, v in {**(container.get("Environment") or {}), **(environment or {})}.items()}
         submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
         if submit.startswith("s3://"):
-            _fetch_tarball(submit, code_dir, region, variant_name)
+            _fetch_tarball(submit, code_dir, region, label)
         elif submit:
             code_dir = Path(submit.removeprefix("file://"))
         elif (model_dir / "code").is_dir():
@@ -212,12 +226,9 @@ class EndpointFleet:
         proc = processes.spawn([runtime.python, "-m", "modelserver", "serve"],
                                env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                cwd=folder)
-        log = JobLog(folder / "server.log", f"/aws/sagemaker/Endpoints/{endpoint_name}",
-                     f"{variant_name}/i-{port:05d}{int(time.time())}", region)
-        threading.Thread(target=_pump, args=(proc, log), name=f"log-{endpoint_name}-{variant_name}",
-                         daemon=True).start()
-        weight = float(variant.get("InitialVariantWeight", 1.0))
-        return VariantServer(variant_name, variant["ModelName"], weight, "127.0.0.1", port, proc, folder)
+        log = JobLog(folder / "server.log", log_group, f"{stream_prefix}/i-{port:05d}{int(time.time())}", region)
+        threading.Thread(target=_pump, args=(proc, log), name=f"log-{stream_prefix}", daemon=True).start()
+        return VariantServer(stream_prefix, model_name, 1.0, "127.0.0.1", port, proc, folder, label)
 
     def _container(self, model_name: str) -> dict[str, Any]:
         """The serving container of a model, resolving a model package reference."""
@@ -234,13 +245,13 @@ class EndpointFleet:
             container = {**package_container, "Environment": env}
         return container
 
-    def _wait_ready(self, server: VariantServer) -> None:
+    def wait_ready(self, server: VariantServer) -> None:
         deadline = time.monotonic() + PING_TIMEOUT
         delay = 0.02
         while time.monotonic() < deadline:
             if server.proc is not None and server.proc.poll() is not None:
                 raise DeployError(
-                    f"The primary container for production variant {server.variant} did not pass the ping "
+                    f"{server.label}: the primary container did not pass the ping "
                     f"health check: the model server exited with code {server.proc.returncode}. "
                     f"{_tail(server.folder / 'server.log')}")
             try:
@@ -254,8 +265,8 @@ class EndpointFleet:
                 pass
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
-        raise DeployError(f"The primary container for production variant {server.variant} did not pass "
-                          f"the ping health check within {PING_TIMEOUT:.0f} s.")
+        raise DeployError(f"{server.label}: the primary container did not pass the ping health check within "
+                          f"{PING_TIMEOUT:.0f} s.")
 
     def route(self, endpoint_name: str) -> Deployment | None:
         return self.deployments.get(endpoint_name)
@@ -265,14 +276,14 @@ class EndpointFleet:
             deployment = self.deployments.pop(endpoint_name, None)
         if deployment:
             for server in deployment.variants.values():
-                self._stop_server(server)
+                self.stop_server(server)
 
     def stop_all(self) -> None:
         for name in list(self.deployments):
             self.undeploy(name)
 
     @staticmethod
-    def _stop_server(server: VariantServer) -> None:
+    def stop_server(server: VariantServer) -> None:
         if server.proc is not None and server.proc.poll() is None:
             processes.terminate(server.proc, grace=3)
         elif server.proc is not None:
@@ -283,19 +294,19 @@ class DeployError(Exception):
     """A deployment failed for a reason the user should read in FailureReason."""
 
 
-def _fetch_tarball(uri: str, target: Path, region: str, variant: str) -> None:
+def _fetch_tarball(uri: str, target: Path, region: str, label: str) -> None:
     """Download an s3:// .tar.gz and extract it safely (no absolute or escaping members)."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     archive = target.parent / (target.name + ".tar.gz")
     try:
         aws.client("s3", region).download_file(bucket, key, str(archive))
     except Exception as e:
-        raise DeployError(f"Production variant {variant}: could not download {uri}: {e}") from None
+        raise DeployError(f"{label}: could not download {uri}: {e}") from None
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError) as e:
-        raise DeployError(f"Production variant {variant}: {uri} is not a valid tar.gz archive: {e}") from None
+        raise DeployError(f"{label}: {uri} is not a valid tar.gz archive: {e}") from None
     finally:
         archive.unlink(missing_ok=True)
 

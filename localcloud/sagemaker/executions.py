@@ -269,6 +269,32 @@ def run_training(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: R
     return backend.describe_training_job(job.training_job_name)
 
 
+_TRANSFORM_KEYS = {
+    "TransformJobName": "transform_job_name", "ModelName": "model_name",
+    "MaxConcurrentTransforms": "max_concurrent_transforms", "ModelClientConfig": "model_client_config",
+    "MaxPayloadInMB": "max_payload_in_mb", "BatchStrategy": "batch_strategy", "Environment": "environment",
+    "TransformInput": "transform_input", "TransformOutput": "transform_output",
+    "DataCaptureConfig": "data_capture_config", "TransformResources": "transform_resources",
+    "DataProcessing": "data_processing", "Tags": "tags", "ExperimentConfig": "experiment_config",
+}
+
+
+def run_transform(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                  stop: threading.Event) -> dict[str, Any]:
+    request = resolve(dict(step.arguments), ctx)
+    _strings(request, "Environment")
+    request["TransformJobName"] = ctx.execution["ProcessingJobName"]
+    backend = runner.backend
+    try:
+        job = backend.new_transform_job({snake: request.get(camel) for camel, snake in _TRANSFORM_KEYS.items()})
+    except Exception as e:
+        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
+    record.metadata = {"TransformJob": {"Arn": job.arn}}
+    backend.run_transform(job, stop)
+    _job_outcome(job.transform_job_status, job.failure_reason)
+    return backend.describe_transform_job(job.transform_job_name)
+
+
 def run_condition(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
                   stop: threading.Event) -> dict[str, Any]:
     outcome = step.outcome(ctx)
@@ -333,6 +359,7 @@ def run_model(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: Reso
 EXECUTORS: dict[str, Executor] = {
     "Processing": run_processing,
     "Training": run_training,
+    "Transform": run_transform,
     "Condition": run_condition,
     "Fail": run_fail,
     "RegisterModel": run_register,

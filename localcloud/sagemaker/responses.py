@@ -35,6 +35,10 @@ class LocalSageMakerResponse(SageMakerResponse):
                                                      self._get_param("DeploymentConfig"))
         return ActionResult({"EndpointArn": arn})
 
+    def stop_transform_job(self) -> ActionResult:
+        self.sagemaker_backend.stop_transform_job(self._get_param("TransformJobName"))
+        return EmptyResult()
+
     def list_pipeline_execution_steps(self) -> ActionResult:
         steps = self.sagemaker_backend.list_pipeline_execution_steps(
             self._get_param("PipelineExecutionArn"), self._get_param("SortOrder"))
