@@ -83,6 +83,7 @@ class ExecutionRunner:
         self._changed = threading.Condition()
         self._stop: threading.Event | None = None
         self._step_stops: dict[str, threading.Event] = {}
+        self._retry_attempts: dict[str, int] = {}
         self.execution.pipeline_execution_status = "Executing"
 
     # ------------------------------------------------------------------ public
@@ -124,7 +125,7 @@ class ExecutionRunner:
                 self._changed.wait(timeout=1.0)
 
     def _launch(self, step: Step) -> None:
-        attempts = getattr(self, "_retry_attempts", {}).get(step.name, 1)
+        attempts = self._retry_attempts.get(step.name, 1)
         record = StepRecord(step.name, step.type, step.display_name, step.description, attempts=attempts)
         self.records[step.name] = record
         step_stop = threading.Event()
