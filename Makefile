@@ -34,7 +34,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 demo: setup
-	.venv/bin/python -m sagestack.demo
+	.venv/bin/sagestack demo
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .

@@ -197,6 +197,14 @@ def status(ctx: click.Context, app: App, data_dir: Path | None) -> None:
         ctx.exit(1)
 
 
+@cli.command()
+def demo() -> None:
+    """Run the whole lifecycle on a localcloud of its own, then stop it (what `make demo` runs)."""
+    from sagestack import demo as lifecycle
+
+    lifecycle.main()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="sagestack")
