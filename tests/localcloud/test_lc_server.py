@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from lc_fixtures import Workspace
+from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
 from support import LocalCloud, wait_until
 
 
@@ -52,14 +52,32 @@ def test_moto_services_answer(localcloud: LocalCloud) -> None:
     assert localcloud.client("sts").get_caller_identity()["Account"] == "123456789012"
 
 
-def test_reset_stops_running_jobs_and_wipes_state(localcloud: LocalCloud) -> None:
+def test_reset_stops_running_jobs_executions_and_endpoints_and_wipes_state(localcloud: LocalCloud) -> None:
     ws = Workspace(localcloud)
     request = ws.processing(["python3", "-c", "import time; time.sleep(600)"], [], [])
     ws.sm.create_processing_job(ProcessingJobName=f"sleeper-{ws.tag}", **request)
-    jobs = localcloud.data_dir / "jobs"
+    ws.sm.create_pipeline(PipelineName=f"p-{ws.tag}", RoleArn=ROLE, PipelineDefinition=json.dumps({
+        "Version": "2020-12-01", "Steps": [{"Name": "Sleep", "Type": "Processing", "Arguments": request}]}))
+    ws.sm.start_pipeline_execution(PipelineName=f"p-{ws.tag}")
+    artifacts = ws.put("model/model.tar.gz", tarball({"model.joblib": b"unused"}))
+    ws.put("code/noop.tar.gz", tarball({"noop.py": b"def model_fn(model_dir):\n    return object()\n"}))
+    ws.sm.create_model(ModelName=f"m-{ws.tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": artifacts,
+        "Environment": {"SAGEMAKER_PROGRAM": "noop.py", "SAGEMAKER_SUBMIT_DIRECTORY": ws.uri("code/noop.tar.gz")}})
+    ws.sm.create_endpoint_config(EndpointConfigName=f"ec-{ws.tag}", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": f"m-{ws.tag}", "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    ws.sm.create_endpoint(EndpointName=f"ep-{ws.tag}", EndpointConfigName=f"ec-{ws.tag}")
+    jobs, endpoints = localcloud.data_dir / "jobs", localcloud.data_dir / "endpoints" / f"ep-{ws.tag}"
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=f"ep-{ws.tag}")["EndpointStatus"] == "InService",
+                      30, 0.1)
     assert wait_until(lambda: _processes_under(jobs / f"sleeper-{ws.tag}"), 20), "the job never started"
+    assert wait_until(lambda: any(_processes_under(d) for d in jobs.glob("pipelines-*-Sleep-*")), 20), \
+        "the pipeline's job never started"
+    assert _processes_under(endpoints), "no model server for the endpoint"
     localcloud.reset()
-    assert wait_until(lambda: not _processes_under(jobs / f"sleeper-{ws.tag}"), 15), "reset left the job running"
+    assert wait_until(lambda: not _processes_under(jobs), 15), "reset left jobs running"
+    assert wait_until(lambda: not _processes_under(endpoints), 15), "reset left the model server running"
     assert ws.sm.list_processing_jobs()["ProcessingJobSummaries"] == []
     assert "Buckets" not in ws.s3.list_buckets() or ws.s3.list_buckets()["Buckets"] == []
 
