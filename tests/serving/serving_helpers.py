@@ -8,15 +8,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from support import free_port as free_port  # re-exported for the serving tests
+from support import wait_until as wait_until
 
 from training.preprocess import FEATURES as PREPROCESS_FEATURES
 
@@ -25,22 +26,6 @@ PYTHON = sys.executable
 START_TIMEOUT = 90.0  # a cold start compiles numpy/sklearn byte code on a slow 2-core machine
 
 TAXI_FEATURES = list(PREPROCESS_FEATURES)  # the taxi model's inputs, in training/preprocess.py's order
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], object], timeout: float, every: float = 0.05) -> object:
-    """Poll `condition` until it returns something truthy or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
