@@ -32,11 +32,11 @@ def forget(proc: subprocess.Popen) -> None:
 
 def terminate(proc: subprocess.Popen, grace: float = 5.0) -> None:
     """SIGTERM the child's process group, SIGKILL it after `grace` seconds."""
-    _signal_group(proc, signal.SIGTERM)
+    signal_group(proc, signal.SIGTERM)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
-        _signal_group(proc, signal.SIGKILL)
+        signal_group(proc, signal.SIGKILL)
         proc.wait()
     forget(proc)
 
@@ -46,17 +46,18 @@ def terminate_all(grace: float = 5.0) -> None:
     with _lock:
         procs = list(_children)
     for proc in procs:
-        _signal_group(proc, signal.SIGTERM)
+        signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for proc in procs:
         try:
             proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
+            signal_group(proc, signal.SIGKILL)
             proc.wait()
         forget(proc)
 
 
-def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+def signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    """Signal the child's whole process group; a group already gone is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)

@@ -9,7 +9,6 @@ helper threads are needed and stdout/stderr lines keep their arrival order.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
@@ -19,6 +18,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from localcloud import processes
 
 __all__ = ["ProcessResult", "run_supervised"]
 
@@ -36,11 +37,6 @@ class ProcessResult:
     ended_by: str | None = None
     """None when the process ended by itself; "stop" or "timeout" when we ended it."""
     stderr_tail: list[str] = field(default_factory=list)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _has_exited(pid: int) -> bool:
@@ -67,8 +63,9 @@ def run_supervised(argv: list[str], *, env: dict[str, str], cwd: str, on_line: L
         on_line(line, time.time(), is_err)
 
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+        # registered, so a server shutdown ends the job even if nobody sets `stop`
+        proc = processes.spawn(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, close_fds=True)
     except OSError as e:
         emit(f"cannot execute {argv[0]}: {e.strerror or e}".encode(), True)
         return ProcessResult(126 if isinstance(e, PermissionError) else 127, None, list(tail))
@@ -100,14 +97,14 @@ def run_supervised(argv: list[str], *, env: dict[str, str], cwd: str, on_line: L
                     ended_by = "timeout"
                 if ended_by:
                     term_at = now
-                    _signal_group(proc.pid, signal.SIGTERM)
+                    processes.signal_group(proc, signal.SIGTERM)
             if term_at is not None and not killed and now - term_at >= grace:
-                _signal_group(proc.pid, signal.SIGKILL)
+                processes.signal_group(proc, signal.SIGKILL)
                 killed = True
             if not exited and _has_exited(proc.pid):
                 # The container is gone with its main process: take any stragglers with it.
                 exited = True
-                _signal_group(proc.pid, signal.SIGKILL)
+                processes.signal_group(proc, signal.SIGKILL)
                 drain_until = now + 1.0
             if not pending and exited:
                 break
@@ -150,8 +147,9 @@ def run_supervised(argv: list[str], *, env: dict[str, str], cwd: str, on_line: L
                 emit(bytes(buf), selector.get_key(fd).data)
         selector.close()
         if not exited:
-            _signal_group(proc.pid, signal.SIGKILL)
+            processes.signal_group(proc, signal.SIGKILL)
         proc.wait()
+        processes.forget(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
