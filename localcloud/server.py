@@ -1,9 +1,11 @@
 """The localcloud server: moto's AWS services with real SageMaker execution layered on.
 
-One WSGI application on one port. Requests for `/_localcloud/*` are ours, SageMaker
-Runtime invocations go straight to our router (they are on the hot path, so they skip
-moto's Flask dispatch), and everything else is moto's, with our SageMaker backend
-installed in place of moto's (see `localcloud.extensions`).
+One WSGI application on one port, served by `localcloud.front` (waitress, with every limit set)
+behind the access policy of `localcloud.guard`. Requests for `/_localcloud/*` are ours, SageMaker
+Runtime invocations go straight to our router (they are on the hot path, so they skip moto's
+Flask dispatch), and everything else passes the API gate (`localcloud.api.gate`: checked against
+AWS's API model) to moto, with our SageMaker backend installed in place of moto's (see
+`localcloud.extensions`).
 """
 
 from __future__ import annotations
@@ -14,31 +16,31 @@ import logging
 import os
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from localcloud import aws, processes
+from localcloud.api.gate import ApiGate
+from localcloud.api.models import SERVICES
+from localcloud.front import FrontLimits, LocalCloudServer, guarded
+from localcloud.guard import AccessPolicy
 
 log = logging.getLogger("localcloud")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
-SERVICES = [
-    "s3", "iam", "sts", "ssm", "kms", "sns", "sqs", "events", "cloudwatch", "logs",
-    "cloudformation", "lambda", "application-autoscaling", "sagemaker", "sagemaker-runtime",
-]
 
 StartResponse = Callable[..., Any]
 
 
 class LocalCloudApp:
-    """Routes a request to our handlers or to moto's dispatcher."""
+    """Routes a request to our handlers, to moto's management API, or through the API gate to moto."""
 
     def __init__(self, moto_app: Callable, invocations: Callable, started: float):
         self.moto_app = moto_app
+        self.gated = ApiGate(moto_app)
         self.invocations = invocations
         self.started = started
 
@@ -48,13 +50,15 @@ class LocalCloudApp:
             return self._own(path, start_response)
         if path.startswith("/endpoints/") and environ.get("REQUEST_METHOD") == "POST" and _is_runtime(environ):
             return self.invocations(environ, start_response)
-        return self.moto_app(environ, start_response)
+        if path.startswith("/moto-api/"):
+            return self.moto_app(environ, start_response)  # reset and friends: not an AWS API
+        return self.gated(environ, start_response)
 
     def _own(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
         if path == "/_localcloud/health":
             body = json.dumps({
                 "status": "ready",
-                "services": SERVICES,
+                "services": list(SERVICES),
                 "uptime_seconds": round(time.monotonic() - self.started, 3),
                 "aws_endpoint": aws.endpoint_url(),
             }).encode()
@@ -75,7 +79,7 @@ def _is_runtime(environ: dict) -> bool:
 
 
 def build_app(data_dir: Path) -> LocalCloudApp:
-    """Install our extensions into moto and assemble the WSGI application."""
+    """Install our extensions into moto and assemble the WSGI application (without the access policy)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from localcloud import extensions
@@ -86,48 +90,98 @@ def build_app(data_dir: Path) -> LocalCloudApp:
     return LocalCloudApp(DomainDispatcherApplication(create_backend_app), InvocationRouter(), started)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"localcloud: {name}={raw!r} is not a number") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    limits = FrontLimits()
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("LOCALCLOUD_HOST", DEFAULT_HOST),
-                        help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)),
-                        help="port to listen on (default 4566)")
+                        help="address to bind (default 127.0.0.1; anything else exposes code execution to "
+                             "whoever can reach it)")
+    parser.add_argument("--port", type=int, default=int(_env_number("LOCALCLOUD_PORT", DEFAULT_PORT)),
+                        help="port to listen on (default 4566; 0 picks a free one)")
     parser.add_argument("--data-dir", default=os.environ.get("LOCALCLOUD_DATA_DIR"),
                         help="where job folders, model servers and logs live (default: a temporary "
                              "folder removed at exit)")
     parser.add_argument("--log-level", default=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"))
+    parser.add_argument("--allow-origin", action="append", default=_env_list("LOCALCLOUD_ALLOW_ORIGINS"),
+                        metavar="ORIGIN", help="let web pages from this origin (scheme://host[:port]) call "
+                                               "localcloud; repeatable (env LOCALCLOUD_ALLOW_ORIGINS, comma-separated)")
+    parser.add_argument("--allow-host", action="append", default=_env_list("LOCALCLOUD_ALLOW_HOSTS"),
+                        metavar="NAME", help="serve requests addressed to this host name besides loopback names; "
+                                             "repeatable (env LOCALCLOUD_ALLOW_HOSTS, comma-separated)")
+    parser.add_argument("--max-header-kb", type=float,
+                        default=_env_number("LOCALCLOUD_MAX_HEADER_KB", limits.max_header_bytes / 1024))
+    parser.add_argument("--max-body-mb", type=float,
+                        default=_env_number("LOCALCLOUD_MAX_BODY_MB", limits.max_body_bytes / 2**20))
+    parser.add_argument("--header-timeout", type=float,
+                        default=_env_number("LOCALCLOUD_HEADER_TIMEOUT", limits.header_timeout),
+                        help="seconds a client has to send a request's whole header block")
+    parser.add_argument("--idle-timeout", type=float,
+                        default=_env_number("LOCALCLOUD_IDLE_TIMEOUT", limits.idle_timeout),
+                        help="seconds without a byte before a connection (idle or mid-body) is closed")
+    parser.add_argument("--threads", type=int, default=int(_env_number("LOCALCLOUD_THREADS", limits.threads)))
+    parser.add_argument("--connection-limit", type=int,
+                        default=int(_env_number("LOCALCLOUD_CONNECTION_LIMIT", limits.connection_limit)))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for name in ("max_header_kb", "max_body_mb", "header_timeout", "idle_timeout", "threads", "connection_limit"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    return args
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    try:
+        policy = AccessPolicy.build(hosts=[args.host, *args.allow_host], origins=args.allow_origin)
+    except ValueError as e:
+        raise SystemExit(f"localcloud: --allow-origin: {e}") from None
+    limits = FrontLimits(
+        max_header_bytes=int(args.max_header_kb * 1024), max_body_bytes=int(args.max_body_mb * 2**20),
+        header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, threads=args.threads,
+        connection_limit=args.connection_limit)
 
     keep = args.data_dir is not None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="localcloud-")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("MOTO_PORT", str(args.port))
-    server = make_server(args.host, args.port, None, threaded=True, request_handler=MotoRequestHandler)
-    port = server.server_address[1]
+    try:
+        server = LocalCloudServer(lambda environ, start: app(environ, start), args.host, args.port, limits)
+    except OSError as e:
+        raise SystemExit(f"localcloud: cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    port = server.port
+    os.environ["MOTO_PORT"] = str(port)
     connect_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     os.environ.setdefault(aws.ENDPOINT_ENV, f"http://{connect_host}:{port}")
-    server.app = build_app(data_dir)
+    app = guarded(build_app(data_dir), policy)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("localcloud ready on http://%s:%s (data in %s)", args.host, port, data_dir)
     try:
-        server.serve_forever()
+        server.serve()
     finally:
         from localcloud import extensions
 
         extensions.shutdown()
         processes.terminate_all()
-        server.server_close()
         if not keep:
             import shutil
 

@@ -45,23 +45,31 @@ def _healthy(url: str) -> bool:
 
 
 class LocalCloud:
-    """A running `python -m localcloud` process."""
+    """A running `python -m localcloud` process (extra command-line `args`, `env` and `cwd` for special cases)."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, args: list[str] | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None, log_path: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
-        self.log = (data_dir / "server.log").open("wb")
+        self.log_path = log_path or data_dir / "server.log"
+        self.log = self.log_path.open("wb")
+        if env is not None:
+            env = {**env, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "--port", str(self.port), "--data-dir", str(data_dir)],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [sys.executable, "-m", "localcloud", "--port", str(self.port), "--data-dir", str(data_dir),
+             *(args or [])],
+            cwd=cwd or ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         if not wait_until(lambda: _healthy(self.url) or self.proc.poll() is not None, 30) or not _healthy(self.url):
             self.stop()
-            raise RuntimeError(f"localcloud did not start:\n{(data_dir / 'server.log').read_text()[-3000:]}")
+            raise RuntimeError(f"localcloud did not start:\n{self.log_path.read_text()[-3000:]}")
 
     def client(self, service: str):
         return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="test",
                             aws_secret_access_key="test", config=Config(retries={"max_attempts": 2}))
+
+    def healthy(self) -> bool:
+        return _healthy(self.url)
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")

@@ -8,7 +8,6 @@ and capture handed to background sinks.
 from __future__ import annotations
 
 import http.client
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,6 +15,11 @@ from urllib.parse import unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from localcloud.api import errors
+from localcloud.api.errors import ApiError
+from localcloud.api.gate import bad_region, check_rest_call
+from localcloud.api.identify import DEFAULT_REGION, credential_scope
+from localcloud.api.models import region_known
 from localcloud.sagemaker import capture, metrics
 
 MAX_PAYLOAD = 6 * 1024 * 1024
@@ -25,14 +29,6 @@ FORWARDED_HEADERS = {
     "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES": "X-Amzn-SageMaker-Custom-Attributes",
     "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID": "X-Amzn-SageMaker-Inference-Id",
 }
-
-
-class RuntimeApiError(Exception):
-    """An error answered in the SageMaker Runtime wire format."""
-
-    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra or {}
 
 
 class InvocationRouter:
@@ -47,35 +43,40 @@ class InvocationRouter:
         started = time.perf_counter()
         try:
             return self._invoke(environ, start_response, started)
-        except RuntimeApiError as e:
-            body = json.dumps({"message": e.message, **e.extra}).encode()
-            start_response(f"{e.status} {http.client.responses.get(e.status, 'Error')}", [
-                ("Content-Type", "application/json"), ("x-amzn-ErrorType", e.code),
-                ("Content-Length", str(len(body)))])
+        except ApiError as e:
+            status, headers, body = errors.render(e, "rest-json")
+            start_response(status, headers)
             return [body]
 
     def _invoke(self, environ: dict, start_response: Callable[..., Any], started: float) -> Iterable[bytes]:
         region = _region(environ)
-        name = unquote(environ["PATH_INFO"].split("/")[2])
+        if not region_known("sagemaker-runtime", region):
+            raise bad_region(region, "rest-json")
+        parts = environ["PATH_INFO"].split("/")
+        if len(parts) != 4 or parts[3] != "invocations":
+            raise ApiError(404, "UnknownOperationException", "SageMaker Runtime has no operation at this path")
+        name = unquote(parts[2])
+        check_rest_call("sagemaker-runtime", "InvokeEndpoint", environ, {"EndpointName": name})
+        raw_length = environ.get("CONTENT_LENGTH") or "0"
+        if not raw_length.isdigit():
+            raise ApiError(400, "ValidationError", f"Content-Length {raw_length[:32]!r} is not a number")
+        length = int(raw_length)
+        if length > MAX_PAYLOAD:
+            raise ApiError(413, "ValidationError",
+                           f"Request payload of {length} bytes exceeds the 6 MB limit of InvokeEndpoint.")
         backend = self.backends[DEFAULT_ACCOUNT_ID][region]
         endpoint = backend.endpoints.get(name)
         if endpoint is None:
-            raise RuntimeApiError(400, "ValidationError",
-                                f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
+            raise ApiError(400, "ValidationError", f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
         deployment = backend.fleet.route(name)
         if deployment is None:
-            raise RuntimeApiError(400, "ValidationError",
-                                f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} is not in service "
-                                f"(status {endpoint.endpoint_status}).")
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > MAX_PAYLOAD:
-            raise RuntimeApiError(413, "ValidationError",
-                                f"Request payload of {length} bytes exceeds the 6 MB limit of InvokeEndpoint.")
+            raise ApiError(400, "ValidationError", f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} is not in "
+                                                   f"service (status {endpoint.endpoint_status}).")
         body = environ["wsgi.input"].read(length) if length else b""
         try:
             server = deployment.pick(environ.get("HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT"))
         except LookupError as e:
-            raise RuntimeApiError(400, "ValidationError", str(e)) from None
+            raise ApiError(400, "ValidationError", str(e)) from None
         headers = {out: environ[key] for key, out in FORWARDED_HEADERS.items() if environ.get(key)}
         sent = time.perf_counter()
         status, reply, reply_headers = _forward(server, body, headers)
@@ -91,10 +92,10 @@ class InvocationRouter:
             kind = "client" if 400 <= status < 500 else "server"
             text = reply.decode("utf-8", "replace")[:1024]
             log_arn = (f"arn:aws:logs:{region}:{DEFAULT_ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}")
-            raise RuntimeApiError(424, "ModelError",
-                                f'Received {kind} error ({status}) from primary with message "{text}". '
-                                f"See the model server log of endpoint {name} for more information.",
-                                {"OriginalStatusCode": status, "OriginalMessage": text, "LogStreamArn": log_arn})
+            raise ApiError(424, "ModelError",
+                           f'Received {kind} error ({status}) from primary with message "{text}". '
+                           f"See the model server log of endpoint {name} for more information.",
+                           extra={"OriginalStatusCode": status, "OriginalMessage": text, "LogStreamArn": log_arn})
         out = [("Content-Type", content_type), ("Content-Length", str(len(reply))),
                ("x-Amzn-Invoked-Production-Variant", server.variant)]
         custom = reply_headers.get("x-amzn-sagemaker-custom-attributes")
@@ -116,18 +117,13 @@ def _forward(server: Any, body: bytes, headers: dict[str, str]) -> tuple[int, by
         except (OSError, http.client.HTTPException) as e:
             server.drop_connection()
             if attempt == 2:
-                raise RuntimeApiError(424, "ModelError",
-                                    f"Received server error (0) from {server.variant}: the model server "
-                                    f"did not answer ({e}).", {"OriginalStatusCode": 0}) from None
+                raise ApiError(424, "ModelError", f"Received server error (0) from {server.variant}: the model "
+                                                  f"server did not answer ({e}).",
+                               extra={"OriginalStatusCode": 0}) from None
     raise AssertionError("unreachable")
 
 
 def _region(environ: dict) -> str:
-    """The region from the SigV4 credential scope (`Credential=AK/date/region/service/...`)."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    marker = auth.find("Credential=")
-    if marker >= 0:
-        parts = auth[marker + 11:].split(",", 1)[0].split("/")
-        if len(parts) >= 3:
-            return parts[2]
-    return "us-east-1"
+    """The region of the SigV4 credential scope; unsigned calls go to moto's default region."""
+    scope = credential_scope(environ)
+    return scope[0] if scope else DEFAULT_REGION
