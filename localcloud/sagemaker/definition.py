@@ -63,6 +63,7 @@ from localcloud.sagemaker.pipeline_expressions import (
     stringify,
 )
 from localcloud.sagemaker.pipeline_schedule import Progress, StepStatus, plan, topological_order
+from localcloud.sagemaker.step_arguments import check_step_arguments
 
 __all__ = [
     "EXECUTION_VARIABLES",
@@ -127,7 +128,13 @@ _STEP_KEYS = frozenset(
     {"Name", "Type", "Arguments", "DependsOn", "PropertyFiles", "CacheConfig", "RetryPolicies"}
     | {"DisplayName", "Description"}
 )
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,19}")
+MAX_DEPTH = 64
+"""Nesting a definition may have (the SDK's deepest, a Condition inside a Condition, needs about 12)."""
+MAX_NODES = 200_000
+"""JSON values a definition may hold (its text is at most 1 MB, the model's PipelineDefinition limit)."""
+MAX_STEPS = 500
+MAX_PARAMETERS = 200
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,13 +183,13 @@ class Parameter:
         if isinstance(value, bool):
             raise wrong
         if self.type == "Integer":
-            if isinstance(value, int):
-                return value
             if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
-                return int(value.strip())
+                value = int(value.strip())
+            if isinstance(value, int) and -(2**63) <= value < 2**63:
+                return value
             raise wrong
         # Float
-        if isinstance(value, int | float) and math.isfinite(value):
+        if isinstance(value, int | float) and _finite(value):
             return float(value)
         if isinstance(value, str):
             try:
@@ -370,12 +377,38 @@ def _override_items(
 # --------------------------------------------------------------------------------------------
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_bounds(doc: Any) -> None:
+    """Refuse documents deeper or larger than any real definition, before anything recurses into them."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            raise DefinitionError(f"PipelineDefinition nests deeper than {MAX_DEPTH} levels")
+        if nodes > MAX_NODES:
+            raise DefinitionError(f"PipelineDefinition has more than {MAX_NODES} values")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise DefinitionError(f"PipelineDefinition has an integer outside the 64-bit range: {str(value)[:40]}...")
+
+
 def parse_definition(text: str | bytes) -> PipelineDefinition:
     """Parse and validate a pipeline definition; raise `DefinitionError` if AWS would refuse it."""
     try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise DefinitionError(f"PipelineDefinition nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers past Python's digit limit
         raise DefinitionError(f"PipelineDefinition is not valid JSON: {exc}") from None
+    _check_bounds(doc)
     if not isinstance(doc, dict):
         raise DefinitionError(f"PipelineDefinition must be a JSON object, got {type(doc).__name__}")
     version = doc.get("Version")
@@ -394,6 +427,8 @@ def parse_definition(text: str | bytes) -> PipelineDefinition:
     refs: dict[str, list[Reference]] = {}
     for index, raw in enumerate(raw_steps):
         _parse_step(raw, f"Steps[{index}]", None, None, collected, refs)
+        if len(collected) > MAX_STEPS:
+            raise DefinitionError(f"PipelineDefinition has more than {MAX_STEPS} steps")
 
     experiment = doc.get("PipelineExperimentConfig")
     experiment_refs: list[Reference] = []
@@ -413,6 +448,8 @@ def parse_definition(text: str | bytes) -> PipelineDefinition:
         raise DefinitionError(
             f"PipelineDefinition has a dependency cycle: {exc} (each step depends on the next)"
         ) from None
+    for name, step in steps.items():  # last: the pipeline's own structure is the more useful error
+        check_step_arguments(step.type, step.arguments, f"Step '{name}'")
     return PipelineDefinition(
         version=version,
         parameters=MappingProxyType(parameters),
@@ -429,6 +466,8 @@ def _parse_parameters(raw: Any) -> dict[str, Parameter]:
         return {}
     if not isinstance(raw, list):
         raise DefinitionError("PipelineDefinition Parameters must be a list")
+    if len(raw) > MAX_PARAMETERS:
+        raise DefinitionError(f"PipelineDefinition has more than {MAX_PARAMETERS} parameters")
     parameters: dict[str, Parameter] = {}
     for index, entry in enumerate(raw):
         where = f"Parameters[{index}]"
@@ -467,12 +506,20 @@ def _parse_parameters(raw: Any) -> dict[str, Parameter]:
     return parameters
 
 
+def _finite(value: int | float) -> bool:
+    """Whether a JSON number is a finite double (a huge integer literal is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _typed_default(where: str, kind: str, value: Any) -> Any:
     """DefaultValue must already have the JSON type of the parameter type (no strings for numbers)."""
     ok = {
         "String": isinstance(value, str),
-        "Integer": isinstance(value, int) and not isinstance(value, bool),
-        "Float": isinstance(value, int | float) and not isinstance(value, bool),
+        "Integer": isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63,
+        "Float": isinstance(value, int | float) and not isinstance(value, bool) and _finite(value),
         "Boolean": isinstance(value, bool),
     }[kind]
     if not ok:
@@ -498,8 +545,9 @@ def _parse_step(
     if name in collected:
         raise DefinitionError(f"{where}: step names must be unique, '{name}' is used more than once")
     kind = raw.get("Type")
-    if kind not in STEP_TYPES:
-        raise DefinitionError(f"{where}: unknown step Type {kind!r}; valid: {', '.join(sorted(STEP_TYPES))}")
+    if not isinstance(kind, str) or kind not in STEP_TYPES:
+        shown = repr(kind) if isinstance(kind, str) else f"of JSON type {type(kind).__name__}"
+        raise DefinitionError(f"{where}: unknown step Type {shown[:80]}; valid: {', '.join(sorted(STEP_TYPES))}")
     arguments = raw.get("Arguments", {})
     if not isinstance(arguments, dict):
         raise DefinitionError(f"{where}: Arguments must be an object")

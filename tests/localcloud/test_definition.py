@@ -38,8 +38,25 @@ def parse(steps: list[dict[str, Any]], parameters: list[dict[str, Any]] | None =
     return parse_definition(json.dumps(doc(steps, parameters)))
 
 
+ROLE = "arn:aws:iam::123456789012:role/r"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+RESOURCES = {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}}
+VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "Training": {
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": "s3://b/models"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+    },
+    "Processing": {"ProcessingResources": RESOURCES, "AppSpecification": {"ImageUri": IMAGE}, "RoleArn": ROLE},
+}
+"""The smallest requests AWS accepts for each job step type (the pipeline fills in the job name)."""
+
+
 def step(name: str, kind: str = "Training", **extra: Any) -> dict[str, Any]:
-    return {"Name": name, "Type": kind, "Arguments": extra.pop("Arguments", {}), **extra}
+    arguments = {**copy.deepcopy(VALID_ARGUMENTS.get(kind, {})), **extra.pop("Arguments", {})}
+    return {"Name": name, "Type": kind, "Arguments": arguments, **extra}
 
 
 def get(target: str) -> dict[str, str]:
@@ -51,15 +68,20 @@ def processing(name: str, outputs: tuple[str, ...] = ("train", "evaluation"), **
         name,
         "Processing",
         Arguments={
+            **VALID_ARGUMENTS["Processing"],
             "ProcessingOutputConfig": {
                 "Outputs": [
                     {
                         "OutputName": o,
-                        "S3Output": {"S3Uri": f"s3://b/{o}", "LocalPath": f"/opt/ml/processing/{o}"},
+                        "S3Output": {
+                            "S3Uri": f"s3://b/{o}",
+                            "LocalPath": f"/opt/ml/processing/{o}",
+                            "S3UploadMode": "EndOfJob",
+                        },
                     }
                     for o in outputs
                 ]
-            }
+            },
         },
         **extra,
     )
@@ -1240,3 +1262,78 @@ def test_sdk_v3_definition_parses_and_runs_through_the_core(sdk_definition_text)
     final = definition.plan(statuses, {"QualityGate": outcome})
     assert final.finished and final.status == "Failed"
     assert resolve({"Get": "PipelineExperimentConfig.ExperimentName"}, ctx) == "sdk-built"
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile definitions: refused with a DefinitionError, never an exception of another kind
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"Version": "2020-12-01", "Steps": [], "X": ' + "9" * 5000 + "}", "not valid JSON"),
+        ('{"Version": "2020-12-01", "X": ' + "[" * 1000 + "]" * 1000 + "}", "nests deeper than 64"),
+        ('{"Version": "2020-12-01", "X": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests deeper"),
+        ('{"Version": "2020-12-01", "X": ' + "9" * 30 + "}", "outside the 64-bit range"),
+        ('{"Version": "2020-12-01", "X": NaN}', "not valid JSON"),
+        ('{"Version": "2020-12-01", "X": Infinity}', "not valid JSON"),
+    ],
+)
+def test_hostile_json_is_a_definition_error(text: str, expected: str) -> None:
+    with pytest.raises(DefinitionError, match=expected):
+        parse_definition(text)
+
+
+def test_a_float_default_written_as_a_huge_integer_is_refused() -> None:
+    text = json.dumps(doc([step("A")], [{"Name": "F", "Type": "Float"}])).replace(
+        '"Type": "Float"}', '"Type": "Float", "DefaultValue": 1' + "0" * 18 + "}")
+    assert parse_definition(text).parameters["F"].default == 1e18  # large but finite: fine
+    huge = '{"Version": "2020-12-01", "Parameters": [{"Name": "F", "Type": "Float", "DefaultValue": 1e400}], ' \
+           '"Steps": []}'
+    with pytest.raises(DefinitionError, match=r"not valid JSON|not a valid Float"):
+        parse_definition(huge)
+
+
+@pytest.mark.parametrize("kind", [{"Training": 1}, ["Training"], 7, None])
+def test_a_step_type_that_is_not_a_string_is_refused(kind: Any) -> None:
+    with pytest.raises(DefinitionError, match="unknown step Type"):
+        parse([{"Name": "A", "Type": kind, "Arguments": {}}])
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "9" * 20, str(2**63), 2**64])
+def test_an_integer_override_beyond_64_bits_is_refused(value: Any) -> None:
+    definition = parse([step("A")], [{"Name": "N", "Type": "Integer", "DefaultValue": 1}])
+    with pytest.raises(DefinitionError, match="cannot take the value"):
+        definition.resolve_parameters([{"Name": "N", "Value": value}])
+    assert definition.resolve_parameters([{"Name": "N", "Value": str(2**63 - 1)}])["N"] == 2**63 - 1
+
+
+def test_a_training_step_with_empty_arguments_is_refused_at_create() -> None:
+    with pytest.raises(DefinitionError) as e:
+        parse([{"Name": "Train", "Type": "Training", "Arguments": {}}])
+    message = str(e.value)
+    assert "Step 'Train': Arguments are not a valid CreateTrainingJob request" in message
+    for member in ("roleArn", "outputDataConfig"):  # what the current API model requires
+        assert f"Value null at '{member}' failed to satisfy constraint: Member must not be null" in message
+    assert "trainingJobName" not in message  # the pipeline names the job
+
+
+def test_step_arguments_are_checked_like_the_request_they_become() -> None:
+    bad = step("P", "Processing", Arguments={"RoleArn": "not-an-arn", "AppSpecification": {"ImageUri": 7}})
+    with pytest.raises(DefinitionError) as e:
+        parse([bad])
+    assert "'appSpecification.imageUri'" in str(e.value)
+
+
+def test_expressions_stand_in_for_any_request_value() -> None:
+    arguments = {
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": get("Parameters.Type"),
+                                                  "InstanceCount": get("Parameters.Count"), "VolumeSizeInGB": 1}},
+        "AppSpecification": {"ImageUri": {"Std:Join": {"On": "", "Values": ["a", get("Parameters.Type")]}}},
+        "RoleArn": get("Parameters.Role"),
+    }
+    parameters = [{"Name": "Type", "Type": "String", "DefaultValue": "ml.m5.large"},
+                  {"Name": "Count", "Type": "Integer", "DefaultValue": 1},
+                  {"Name": "Role", "Type": "String", "DefaultValue": ROLE}]
+    assert parse([step("P", "Processing", Arguments=arguments)], parameters).steps["P"].type == "Processing"
