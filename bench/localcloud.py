@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -190,6 +191,37 @@ def bench_invoke(url: str, n: int = 2000) -> None:
         rt.invoke_endpoint(EndpointName="bench", ContentType="text/csv", Body=b"1,2,3")["Body"].read()
         via_boto.append((time.perf_counter() - t0) * 1000)
     print(f"invoke_endpoint with boto3 (signing and parsing included): p50 {statistics.median(via_boto):.3f} ms")
+    bench_concurrent(url)
+
+
+def bench_concurrent(url: str, clients: int = 16, seconds: float = 5.0, target: float = 593.0) -> None:
+    """Throughput of `clients` boto3 sagemaker-runtime clients in threads, each calling back to back."""
+    kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    runtimes = [boto3.client("sagemaker-runtime", **kw) for _ in range(clients)]
+    counts = [0] * clients
+    failures = [0] * clients
+    go = threading.Event()
+    deadline = [0.0]
+
+    def drive(i: int) -> None:
+        go.wait()
+        while time.perf_counter() < deadline[0]:
+            try:
+                runtimes[i].invoke_endpoint(EndpointName="bench", ContentType="text/csv", Body=b"1,2,3")["Body"].read()
+                counts[i] += 1
+            except Exception:
+                failures[i] += 1
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    go.set()
+    for t in threads:
+        t.join()
+    rate = sum(counts) / seconds
+    print(f"invoke_endpoint, {clients} concurrent boto3 clients: {rate:.0f} req/s, {sum(failures)} failed  "
+          f"[target >= {target:.0f} req/s: {verdict(rate >= target and not sum(failures))}]")
 
 
 def _model_server_port(sm) -> int:
