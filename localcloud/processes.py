@@ -1,7 +1,8 @@
 """Every child process localcloud starts (jobs, model servers) is registered here.
 
 Each child gets its own process group so a stop can take down its whole subtree, and
-the server can end them all when it receives SIGTERM or a `/moto-api/reset`.
+the server can end them all when it receives SIGTERM or a `/moto-api/reset`; a lifeline process
+(`localcloud.lifeline`) ends them if the server dies without doing so.
 """
 
 from __future__ import annotations
@@ -13,8 +14,26 @@ import subprocess
 import threading
 import time
 
+from localcloud import lifeline
+from localcloud.lifeline import Lifeline
+
 _children: set[subprocess.Popen] = set()
 _lock = threading.Lock()
+_lifeline: Lifeline | None = None
+
+
+def start_lifeline() -> None:
+    """From now on every child is also watched by a lifeline process (`localcloud.lifeline`)."""
+    global _lifeline
+    if _lifeline is None:
+        _lifeline = lifeline.start()
+
+
+def stop_lifeline() -> None:
+    global _lifeline
+    if _lifeline is not None:
+        _lifeline.close()
+        _lifeline = None
 
 
 def spawn(args: list[str], **kwargs) -> subprocess.Popen:
@@ -22,12 +41,17 @@ def spawn(args: list[str], **kwargs) -> subprocess.Popen:
     proc = subprocess.Popen(args, start_new_session=True, **kwargs)
     with _lock:
         _children.add(proc)
+    if _lifeline is not None:
+        _lifeline.watch(proc.pid)
     return proc
 
 
 def forget(proc: subprocess.Popen) -> None:
     with _lock:
+        known = proc in _children
         _children.discard(proc)
+    if known and _lifeline is not None:
+        _lifeline.forget(proc.pid)
 
 
 def terminate(proc: subprocess.Popen, grace: float = 5.0) -> None:

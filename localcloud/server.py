@@ -145,6 +145,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        # A server has no use for the user's profile, and moto's botocore sessions fail on one it cannot find.
+        if os.environ.pop(variable, None) is not None:
+            log.info("ignoring %s: localcloud does not use AWS profiles", variable)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         policy = AccessPolicy.build(hosts=[args.host, *args.allow_host], origins=args.allow_origin)
@@ -167,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     connect_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     os.environ.setdefault(aws.ENDPOINT_ENV, f"http://{connect_host}:{port}")
     app = guarded(build_app(data_dir), policy)
+    processes.start_lifeline()
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: shutting down", signum)
@@ -182,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
 
         extensions.shutdown()
         processes.terminate_all()
+        processes.stop_lifeline()
         if not keep:
             import shutil
 

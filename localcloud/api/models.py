@@ -11,8 +11,9 @@ import functools
 import threading
 from dataclasses import dataclass
 
-import botocore.session
+from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
+from botocore.regions import EndpointResolver
 
 __all__ = ["SERVICES", "Service", "by_api_version", "by_signing_name", "by_target_prefix", "moto_serves",
            "moto_serves_unsigned",            "region_known", "service"]
@@ -23,7 +24,7 @@ SERVICES = (
 )
 """The services localcloud serves and checks (botocore names)."""
 
-_session = botocore.session.get_session()
+_loader = create_loader()  # botocore's data files only: no session, so no profile or config file is read
 _lock = threading.Lock()
 
 
@@ -53,7 +54,7 @@ def service(name: str) -> Service:
     if name not in SERVICES:
         raise KeyError(name)
     with _lock:
-        model = _session.get_service_model(name)
+        model = ServiceModel(_loader.load_service_model(name, "service-2"), service_name=name)
     protocols = model.metadata.get("protocols") or [model.protocol]
     # CloudWatch lists smithy-rpc-v2-cbor first; boto3 speaks its JSON protocol, which we check.
     protocol = next((p for p in protocols if p in ("json", "query", "rest-json", "rest-xml")), model.protocol)
@@ -130,13 +131,15 @@ def by_api_version(version: str) -> Service | None:
 def _regions(name: str | None) -> frozenset[str]:
     """The regions of a service; None (or a global service such as IAM) means every region of every partition."""
     with _lock:
-        regions: set[str] = set()
-        if name is not None:
-            for partition in _session.get_available_partitions():
-                regions.update(_session.get_available_regions(name, partition_name=partition))
-        if not regions:
-            for partition in _session.get_component("data_loader").load_data("endpoints")["partitions"]:
-                regions.update(partition["regions"])
+        endpoints = _loader.load_data("endpoints")
+    resolver = EndpointResolver(endpoints)
+    regions: set[str] = set()
+    if name is not None:
+        for partition in resolver.get_available_partitions():
+            regions.update(resolver.get_available_endpoints(name, partition))
+    if not regions:
+        for partition in endpoints["partitions"]:
+            regions.update(partition["regions"])
     return frozenset(regions)
 
 

@@ -108,6 +108,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def new_processing_job(self, request: dict[str, Any]) -> FakeProcessingJob:
         """Record a processing job as InProgress, from a CreateProcessingJob request."""
         name = request["ProcessingJobName"]
+        _check_name("ProcessingJobName", name)
         if name in self.processing_jobs:
             raise ValidationError(f"Job name must be unique within an AWS account and region, "
                                   f"and a job with this name already exists ({name})")
@@ -133,8 +134,8 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self._stops[job.arn] = stop
         job.processing_start_time = now()
         job.last_modified_time = now()
-        workdir = settings.data_dir() / "jobs" / job.processing_job_name
         try:
+            workdir = settings.resource_dir("jobs", job.processing_job_name)
             outcome = run_processing_job(job.processing_job_name, request, self.region_name, workdir, stop)
         except Exception as e:  # an emulator bug still ends the job, with a reason
             log.exception("processing job %s crashed", job.processing_job_name)
@@ -164,6 +165,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     def new_training_job(self, request: dict[str, Any]) -> FakeTrainingJob:
         name = request["TrainingJobName"]
+        _check_name("TrainingJobName", name)
         if name in self.training_jobs:
             raise ValidationError(f"Job name must be unique within an AWS account and region, "
                                   f"and a job with this name already exists ({name})")
@@ -201,8 +203,8 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         job.secondary_status_transitions.append(
             {"Status": "Training", "StartTime": start, "StatusMessage": "Training image download completed. "
                                                                          "Training in progress."})
-        workdir = settings.data_dir() / "jobs" / job.training_job_name
         try:
+            workdir = settings.resource_dir("jobs", job.training_job_name)
             outcome = run_training_job(job.training_job_name, request, self.region_name, workdir, stop)
         except Exception as e:
             log.exception("training job %s crashed", job.training_job_name)
@@ -243,6 +245,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def new_transform_job(self, kwargs: dict[str, Any]) -> Any:
         """Record a transform job as InProgress (snake_case arguments, as moto's API layer passes)."""
         name = kwargs["transform_job_name"]
+        _check_name("TransformJobName", name)
         if name in self.transform_jobs:
             raise ValidationError(f"Job name must be unique within an AWS account and region, "
                                   f"and a job with this name already exists ({name})")
@@ -460,8 +463,16 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         return arn
 
     # ------------------------------------------------------------------ endpoints
+    def create_endpoint_config(self, endpoint_config_name: str, production_variants: list[dict[str, Any]],
+                               *args: Any, **kwargs: Any) -> Any:
+        _check_name("EndpointConfigName", endpoint_config_name)
+        for variant in production_variants or []:
+            _check_name("VariantName", variant.get("VariantName"))
+        return super().create_endpoint_config(endpoint_config_name, production_variants, *args, **kwargs)
+
     def create_endpoint(self, endpoint_name: str, endpoint_config_name: str,
                         tags: list[dict[str, str]]) -> FakeEndpoint:
+        _check_name("EndpointName", endpoint_name)
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(f'Cannot create already existing endpoint "{arn}".')
@@ -506,6 +517,15 @@ _TRAINING_KEYS = {
     "DebugHookConfig": "debug_hook_config", "DebugRuleConfigurations": "debug_rule_configurations",
     "TensorBoardOutputConfig": "tensor_board_output_config", "ExperimentConfig": "experiment_config",
 }
+
+
+def _check_name(member: str, name: Any) -> None:
+    """Names that become folders, checked here too: CloudFormation and pipelines call the backend directly."""
+    if not isinstance(name, str) or settings.ENTITY_NAME.fullmatch(name) is None:
+        field = member[:1].lower() + member[1:]
+        raise ValidationError(f"1 validation error detected: Value '{str(name)[:100]}' at '{field}' failed to "
+                              f"satisfy constraint: Member must satisfy regular expression pattern: "
+                              f"^{settings.ENTITY_NAME.pattern}")
 
 
 def _validate(text: str) -> Any:

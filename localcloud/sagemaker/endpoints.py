@@ -10,6 +10,7 @@ when the model cannot load.
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import logging
 import os
 import random
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import aws, processes, settings
+from localcloud.child_env import child_environment
 from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
 
 log = logging.getLogger("localcloud.endpoints")
 
 PING_TIMEOUT = float(os.environ.get("LOCALCLOUD_ENDPOINT_PING_TIMEOUT", "120"))
+_MODEL_SERVER_PATH = str(Path(importlib.util.find_spec("modelserver").origin).parent.parent)  # type: ignore[union-attr]
+"""Where the `modelserver` package lives: the one thing of ours a serving process imports."""
 
 
 @dataclass
@@ -181,7 +185,7 @@ class EndpointFleet:
     def _start_variant(self, endpoint_name: str, config_name: str, variant: dict[str, Any]) -> VariantServer:
         name = variant["VariantName"]
         server = self.start_server(
-            variant["ModelName"], settings.data_dir() / "endpoints" / endpoint_name / config_name / name,
+            variant["ModelName"], settings.resource_dir("endpoints", endpoint_name, config_name, name),
             f"/aws/sagemaker/Endpoints/{endpoint_name}", name, f"Production variant {name}")
         server.variant = name
         server.weight = float(variant.get("InitialVariantWeight", 1.0))
@@ -223,9 +227,10 @@ class EndpointFleet:
             "AWS_REGION": region,
         })
         env.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", "1")
+        env["PYTHONPATH"] = _MODEL_SERVER_PATH  # the runtime finds our model server, nothing else of ours
         proc = processes.spawn([runtime.python, "-m", "modelserver", "serve"],
-                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               cwd=folder)
+                               env=child_environment(region, folder, env), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, cwd=folder)
         log = JobLog(folder / "server.log", log_group, f"{stream_prefix}/i-{port:05d}{int(time.time())}", region)
         threading.Thread(target=_pump, args=(proc, log), name=f"log-{stream_prefix}", daemon=True).start()
         return VariantServer(stream_prefix, model_name, 1.0, "127.0.0.1", port, proc, folder, label)

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from localcloud import aws
+from localcloud.child_env import child_environment
 from localcloud.sagemaker import job_s3
 from localcloud.sagemaker.images import Runtime, UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
@@ -239,19 +240,12 @@ class _Job:
         return self.sb.view(container_path)
 
     def base_env(self) -> dict[str, str]:
-        """A container-like environment: no leakage of this server's own variables."""
+        """A container-like environment (`localcloud.child_env`): nothing of this server's own."""
         assert self.sb is not None
-        env = {k: os.environ[k] for k in ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
-                                          "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if k in os.environ}
-        env.setdefault("LANG", "C.UTF-8")
-        env["PATH"] = f"{self.workdir / 'bin'}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        env = child_environment(self.region, self.scratch)
+        env["PATH"] = f"{self.workdir / 'bin'}{os.pathsep}{env['PATH']}"
         env["PYTHONUNBUFFERED"] = "1"  # the framework images set these too: logs arrive line by line
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        # Like a job's role credentials: AWS calls from the script reach this cloud.
-        env["AWS_ENDPOINT_URL"] = aws.endpoint_url()
-        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.region
-        env["AWS_ACCESS_KEY_ID"] = os.environ.get("AWS_ACCESS_KEY_ID", "test")
-        env["AWS_SECRET_ACCESS_KEY"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "test")
         env["LOCALCLOUD_SANDBOX"] = self.sb.mode
         env["LOCALCLOUD_OPT_ML"] = self.sb.view("/opt/ml")
         if not self.sb.namespace:

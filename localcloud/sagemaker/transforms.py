@@ -60,7 +60,7 @@ def run_transform(fleet: EndpointFleet, name: str, request: dict[str, Any], stop
     """Run one transform job to its end; raises TransformError, TransformStopped or DeployError."""
     options = Options.of(request)
     region = fleet.backend.region_name
-    server = fleet.start_server(request["ModelName"], settings.data_dir() / "transforms" / name,
+    server = fleet.start_server(request["ModelName"], settings.resource_dir("transforms", name),
                                 "/aws/sagemaker/TransformJobs", name, f"Transform job {name}",
                                 request.get("Environment"))
     try:

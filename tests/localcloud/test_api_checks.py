@@ -185,3 +185,43 @@ def test_an_exception_inside_localcloud_is_an_aws_shaped_500_with_the_traceback_
     assert parsed["__type"] == "InternalFailure"
     request_id = parsed["message"].split("request id ")[1].split(";")[0]
     assert "a bug 7f3a" in caplog.text and request_id in caplog.text and "Traceback" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------ folders
+
+
+def test_resource_folders_take_only_entity_names_and_stay_under_the_data_dir(tmp_path) -> None:
+    from localcloud import settings
+
+    settings.set_data_dir(tmp_path / "data")
+    assert settings.resource_dir("jobs", "my-job-1") == (tmp_path / "data" / "jobs" / "my-job-1").resolve()
+    for name in ("../../x", "/abs", "a/b", "..", ".", "", "x" * 64, "-x", "x-", "ü", 7):
+        with pytest.raises(ValueError, match="not a valid SageMaker resource name"):
+            settings.resource_dir("jobs", name)  # type: ignore[arg-type]
+    (tmp_path / "data" / "jobs").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "data" / "jobs" / "linked").symlink_to(tmp_path / "outside")
+    with pytest.raises(ValueError, match="outside localcloud's data dir"):
+        settings.resource_dir("jobs", "linked")
+
+
+@pytest.mark.parametrize("name", ["../../x", "/abs/x", "x" * 64])
+def test_the_backend_refuses_bad_names_from_callers_that_skip_the_api_gate(tmp_path, name: str) -> None:
+    """CloudFormation and pipelines call the SageMaker backend directly, past the gate's checks."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    from localcloud import settings
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
+
+    settings.set_data_dir(tmp_path / "data")
+    backend = LocalSageMakerBackend("us-east-1", "123456789012")
+    role = "arn:aws:iam::123456789012:role/r"
+    with pytest.raises(ValidationError, match="processingJobName"):
+        backend.create_processing_job(processing_job_name=name, app_specification={"ImageUri": "i"}, role_arn=role)
+    with pytest.raises(ValidationError, match="trainingJobName"):
+        backend.create_training_job(training_job_name=name, role_arn=role)
+    with pytest.raises(ValidationError, match="endpointConfigName"):
+        backend.create_endpoint_config(name, [], None, None, [], None)
+    with pytest.raises(ValidationError, match="endpointName"):
+        backend.create_endpoint(name, "config", [])
+    assert not any(tmp_path.rglob("x"))
