@@ -53,6 +53,8 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self._stops: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._runners: dict[str, Any] = {}
+        self._lifecycle = threading.RLock()
+        """Held while a start, stop or retry checks a status and changes it: one runner per execution."""
         self.fleet = EndpointFleet(self)
 
     @property
@@ -83,11 +85,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             except Exception:  # a bug of ours must not kill the server; the record says Failed
                 log.exception("background work for %s failed", key)
             finally:
-                self._stops.pop(key, None)
-                self._threads.pop(key, None)
+                with self._lifecycle:  # a retry may already have registered its own run under this key
+                    if self._stops.get(key) is stop:
+                        del self._stops[key]
+                    if self._threads.get(key) is thread:
+                        del self._threads[key]
 
         thread = threading.Thread(target=run, name=f"run-{key.rsplit('/', 1)[-1]}", daemon=True)
-        self._threads[key] = thread
+        with self._lifecycle:
+            self._threads[key] = thread
         thread.start()
         return stop
 
@@ -344,8 +350,9 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if not execution.pipeline_execution_display_name:
             execution.pipeline_execution_display_name = f"execution-{int(execution.start_time.timestamp() * 1000)}"
         runner = ExecutionRunner(self, pipeline, execution, definition, values)
-        self._runners[arn] = runner
-        self._start_thread(arn, runner.run)
+        with self._lifecycle:
+            self._runners[arn] = runner
+            self._start_thread(arn, runner.run)
         return result
 
     def _pipeline(self, name_or_arn: str) -> Any:
@@ -395,25 +402,31 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     def stop_pipeline_execution(self, pipeline_execution_arn: str) -> str:
         execution = self._execution(pipeline_execution_arn)
-        if execution.pipeline_execution_status not in ("Executing", "Stopping"):
-            raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
-                                  f"{execution.pipeline_execution_status}. Cannot be stopped.")
-        execution.pipeline_execution_status = "Stopping"
-        execution.last_modified_time = now()
-        stop = self._stops.get(pipeline_execution_arn)
-        if stop:
-            stop.set()
+        with self._lifecycle:
+            if execution.pipeline_execution_status not in ("Executing", "Stopping"):
+                raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
+                                      f"{execution.pipeline_execution_status}. Cannot be stopped.")
+            execution.pipeline_execution_status = "Stopping"
+            execution.last_modified_time = now()
+            stop = self._stops.get(pipeline_execution_arn)
+            if stop:
+                stop.set()
         return pipeline_execution_arn
 
     def retry_pipeline_execution(self, pipeline_execution_arn: str) -> str:
+        """Run the failed and stopped steps again; of concurrent retries exactly one is accepted."""
         execution = self._execution(pipeline_execution_arn)
-        runner = self._runners.get(pipeline_execution_arn)
-        if runner is None or execution.pipeline_execution_status not in ("Failed", "Stopped"):
-            raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
-                                  f"{execution.pipeline_execution_status}. Only Failed or Stopped "
-                                  f"executions can be retried.")
-        runner.prepare_retry()
-        self._start_thread(pipeline_execution_arn, runner.run)
+        previous = self._threads.get(pipeline_execution_arn)
+        if previous is not None and execution.pipeline_execution_status in ("Failed", "Stopped"):
+            previous.join(timeout=10)  # the last attempt is past its end; let its thread finish first
+        with self._lifecycle:
+            runner = self._runners.get(pipeline_execution_arn)
+            if runner is None or execution.pipeline_execution_status not in ("Failed", "Stopped"):
+                raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
+                                      f"{execution.pipeline_execution_status}. Only Failed or Stopped "
+                                      f"executions can be retried.")
+            runner.prepare_retry()  # status Executing: any other retry now fails the check above
+            self._start_thread(pipeline_execution_arn, runner.run)
         return pipeline_execution_arn
 
     def job_name_for_step(self, execution_arn: str, step: str) -> str:

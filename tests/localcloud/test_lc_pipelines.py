@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -216,3 +218,34 @@ def test_missing_and_duplicate_pipelines_get_awss_errors(localcloud: LocalCloud)
         sm.create_pipeline(PipelineName="twice", RoleArn="arn:aws:iam::123456789012:role/x",
                            PipelineDefinition=definition)
     assert e.value.response["Error"]["Message"].startswith("Pipeline names must be unique")
+
+
+def test_concurrent_retries_start_exactly_one_runner(localcloud: LocalCloud) -> None:
+    """Sixteen clients retry a failed execution at once: one is accepted, the rest are refused (five rounds)."""
+    ws = Workspace(localcloud)
+    failing = {"Name": "Fails", "Type": "Processing",
+               "Arguments": ws.processing(["python3", "-c", "raise SystemExit('always fails')"], [], [])}
+    arns = [_run(ws, [failing], name=f"p-{ws.tag}-{i}")[1] for i in range(5)]
+    clients = [localcloud.client("sagemaker") for _ in range(16)]
+    for arn in arns:
+        assert _final_status(ws, arn) == "Failed"
+        barrier = threading.Barrier(len(clients))
+        outcomes: list[str] = []
+
+        def retry(sm: Any, arn: str = arn, barrier: threading.Barrier = barrier, outcomes: list = outcomes) -> None:
+            barrier.wait()
+            try:
+                sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
+                outcomes.append("accepted")
+            except ClientError as e:
+                outcomes.append(e.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=retry, args=(sm,)) for sm in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("accepted") == 1, outcomes
+        assert set(outcomes) == {"accepted", "ValidationException"}
+        assert _final_status(ws, arn) == "Failed"
+        assert _steps(ws, arn)["Fails"]["AttemptCount"] == 2
