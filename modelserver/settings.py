@@ -24,6 +24,8 @@ ENVIRONMENT = (
     ("model_dir", "SM_MODEL_DIR", "/opt/ml/model"),
     ("default_accept", "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json"),
     ("max_payload_mb", "MODELSERVER_MAX_PAYLOAD_MB", "6"),
+    ("header_timeout", "MODELSERVER_HEADER_TIMEOUT", "10"),
+    ("max_header_kb", "MODELSERVER_MAX_HEADER_KB", "64"),
     ("batching", "MODELSERVER_BATCHING", "auto"),
     ("max_batch_rows", "MODELSERVER_MAX_BATCH_ROWS", "1024"),
     ("serving_warnings", "MODELSERVER_WARNINGS", "ignore"),
@@ -46,6 +48,9 @@ class Settings:
     model_dir: str
     default_accept: str
     max_payload_bytes: int
+    header_timeout: float
+    """Seconds a client has to send a request's whole header block."""
+    max_header_bytes: int
     batching: bool
     max_batch_rows: int
     keep_warnings: bool
@@ -100,6 +105,10 @@ def resolve(options: Mapping[str, object] | None = None, environ: Mapping[str, s
         default_accept=raw["default_accept"],
         max_payload_bytes=int(
             _number(float, "the payload limit", source["max_payload_mb"], raw["max_payload_mb"], 0) * MB
+        ),
+        header_timeout=_number(float, "the header timeout", source["header_timeout"], raw["header_timeout"], 0.001),
+        max_header_bytes=int(
+            _number(float, "the header limit", source["max_header_kb"], raw["max_header_kb"], 1) * 1024
         ),
         batching=batching == "auto",
         max_batch_rows=int(_number(int, "the batch size", source["max_batch_rows"], raw["max_batch_rows"], 1)),

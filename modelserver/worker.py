@@ -1,4 +1,4 @@
-"""One worker process: uvicorn (httptools + uvloop when installed) serving InferenceApp on a socket.
+"""One worker process: uvicorn (httptools, with our limits, and uvloop) serving InferenceApp on a socket.
 
 The listening socket is created by the parent and shared, so N workers accept from one port
 (the kernel spreads connections), exactly like gunicorn's pre-fork model.
@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from modelserver.app import InferenceApp
+from modelserver.http_protocol import guarded_protocol
 from modelserver.invocation import Invoker
 from modelserver.settings import Settings
 from modelserver.user_code import Hooks
@@ -78,7 +79,8 @@ def run(sock: socket.socket, hooks: Hooks, model: Any, settings: Settings) -> No
     config = uvicorn.Config(
         app,
         loop="auto",
-        http="auto",
+        http=guarded_protocol(header_timeout=settings.header_timeout, max_header_bytes=settings.max_header_bytes,
+                              max_body_bytes=settings.max_payload_bytes),
         lifespan="off",
         access_log=False,
         log_config=None,
