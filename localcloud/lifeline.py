@@ -18,6 +18,7 @@ a child that leaves its process group on purpose (setsid).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,11 +56,8 @@ class Lifeline:
 
     def close(self) -> None:
         """An orderly end: localcloud has stopped its children itself; the lifeline exits."""
-        with self._lock:
-            try:
-                self._pipe.close()
-            except OSError:
-                pass
+        with self._lock, contextlib.suppress(OSError):
+            self._pipe.close()
         try:
             self.proc.wait(GRACE_SECONDS + 2)
         except subprocess.TimeoutExpired:
@@ -90,10 +88,8 @@ def _alive(pgid: int) -> bool:
 
 
 def _signal(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _watch() -> None:
