@@ -43,6 +43,11 @@ FAIL_STEP = "RmseTooHigh"
 
 EVALUATION_REPORT = "EvaluationReport"  # PropertyFile name on Evaluate
 RMSE_PATH = "regression_metrics.rmse.value"
+MODEL_SHA256_PATH = "model.sha256"
+MODEL_PIN_VARIABLE = "SAGESTACK_MODEL_SHA256"
+"""inference/inference.py refuses a model.joblib whose sha256 differs from this variable."""
+MODEL_SHA256_METADATA = "sagestack:model-sha256"
+"""The model package's CustomerMetadataProperties key holding the same digest."""
 
 PROCESSING_BASE = "/opt/ml/processing"
 CONTENT_TYPES = ["text/csv", "application/json"]
@@ -200,12 +205,21 @@ class _Builder:
         )
         return ProcessingStep(name=BASELINE_STEP, step_args=args)
 
-    def register(self, train: Any, evaluate: Any, baseline: Any) -> Any:
-        """RegisterModel via ModelBuilder.register under the PipelineSession, wrapped in a ModelStep."""
+    def register(self, train: Any, evaluate: Any, report: Any, baseline: Any) -> Any:
+        """RegisterModel via ModelBuilder.register under the PipelineSession, wrapped in a ModelStep.
+
+        The package records the sha256 of the model.joblib that Evaluate verified and scored, in
+        its metadata and as the serving container's SAGESTACK_MODEL_SHA256: an endpoint built
+        from the package then refuses any other artifact found at the package's S3 location.
+        """
         from sagemaker.core.drift_check_baselines import DriftCheckBaselines
         from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+        from sagemaker.core.workflow.functions import JsonGet
         from sagemaker.mlops.workflow.model_step import ModelStep
         from sagemaker.serve.model_builder import ModelBuilder
+
+        def model_sha256() -> Any:
+            return JsonGet(step_name=evaluate.name, property_file=report, json_path=MODEL_SHA256_PATH)
 
         evaluation = _file_uri(_output_uri(evaluate, "evaluation"), "evaluation.json")
         statistics = _file_uri(_output_uri(baseline, "baseline"), "statistics.json")
@@ -222,6 +236,7 @@ class _Builder:
                 "SAGEMAKER_SUBMIT_DIRECTORY": self.bundle.uri(cb.INFERENCE),
                 "SAGEMAKER_REGION": self.config.region,
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                MODEL_PIN_VARIABLE: model_sha256(),
             },
         )
         args = builder.register(
@@ -231,6 +246,7 @@ class _Builder:
             inference_instances=list(self.config.inference_instance_types),
             transform_instances=list(self.config.inference_instance_types),
             approval_status=self.params.model_approval_status,
+            customer_metadata_properties={MODEL_SHA256_METADATA: model_sha256()},
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation),
                 model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
@@ -287,7 +303,7 @@ def build_pipeline(config: PipelineConfig, bundle: cb.CodeBundle) -> Any:
         train = b.train(preprocess)
         evaluate, report = b.evaluate(preprocess, train)
         baseline = b.baseline(preprocess)
-        gate = b.gate(evaluate, report, baseline, b.register(train, evaluate, baseline))
+        gate = b.gate(evaluate, report, baseline, b.register(train, evaluate, report, baseline))
         return Pipeline(
             name=config.pipeline_name,
             parameters=params.as_list(),

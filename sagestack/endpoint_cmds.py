@@ -100,16 +100,28 @@ def deployment_config(canary: int | None, alarms: tuple[str, ...], bake: int | N
               help="On update, how long the old fleet is kept (and alarms watched) after the shift "
                    "[default: 300 with --canary/--rollback-alarm, else SageMaker's default].")
 @click.option("--force", is_flag=True, help="Deploy even if the endpoint already serves this package.")
+@click.option("--unpinned", is_flag=True,
+              help="Deploy a package that records no model sha256 (its model.joblib is then not checked "
+                   "against the registry).")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the endpoint is InService.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
 @pass_app
 def deploy(app: App, which: str | None, instance_type: str, instance_count: int, capture_percent: int,
-           canary: int | None, alarms: tuple[str, ...], bake: int | None, force: bool, wait: bool,
-           timeout: float) -> None:
-    """Deploy the latest Approved model package (create the endpoint, or update it to a new config)."""
+           canary: int | None, alarms: tuple[str, ...], bake: int | None, force: bool, unpinned: bool,
+           wait: bool, timeout: float) -> None:
+    """Deploy the latest Approved model package (create the endpoint, or update it to a new config).
+
+    The endpoint's model server is given the sha256 of model.joblib that the package was
+    registered with, and refuses to load any other artifact.
+    """
     s = app.settings
     package = _approved_package(app, which)
     arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion", "?")
+    pin = registry.model_pin(app.sagemaker, arn)
+    if pin is None and not unpinned:
+        raise SagestackError(f"model package version {version} records no model sha256, so the endpoint could not "
+                             f"check that it serves the registered artifact; register it with the pipeline, or "
+                             f"deploy with --unpinned to accept that")
     existing = describe(app, s.endpoint_name)
     if existing:
         status = existing["EndpointStatus"]
@@ -127,7 +139,10 @@ def deploy(app: App, which: str | None, instance_type: str, instance_count: int,
     if capture_percent:
         storage.ensure_bucket(app)
     name = _resource_name(s.endpoint_name, version)
-    app.sagemaker.create_model(ModelName=name, ExecutionRoleArn=s.role_arn, PrimaryContainer={"ModelPackageName": arn})
+    container: dict[str, Any] = {"ModelPackageName": arn}
+    if pin is not None:
+        container["Environment"] = {registry.PIN_VARIABLE: pin}
+    app.sagemaker.create_model(ModelName=name, ExecutionRoleArn=s.role_arn, PrimaryContainer=container)
     config: dict[str, Any] = {
         "EndpointConfigName": name,
         "ProductionVariants": [{"VariantName": VARIANT, "ModelName": name, "InstanceType": instance_type,

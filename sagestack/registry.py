@@ -17,6 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagestack.errors import SagestackError, is_not_found
 
 LATEST = "latest"
+PIN_METADATA = "sagestack:model-sha256"
+"""CustomerMetadataProperties key of the model.joblib digest the pipeline registered (pipelines.definition)."""
+PIN_VARIABLE = "SAGESTACK_MODEL_SHA256"
+"""The serving container variable inference/inference.py checks model.joblib against."""
+_HEX64 = frozenset("0123456789abcdef")
 
 
 def packages(sagemaker: Any, group: str, approval: str | None = None) -> list[dict[str, Any]]:
@@ -103,3 +108,32 @@ def evaluation_metrics(sagemaker: Any, s3: Any, package_arn: str) -> dict[str, f
             if isinstance(value, int | float):
                 metrics[name] = float(value)
     return metrics
+
+
+def model_pin(sagemaker: Any, package_arn: str) -> str | None:
+    """The sha256 of model.joblib the package was registered with, or None if it records none.
+
+    The pipeline writes the digest Evaluate verified both into the package's metadata and into
+    its serving container's environment; the two must agree, or the package was edited after
+    registration and is refused.
+    """
+    described = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    found = {}
+    metadata = (described.get("CustomerMetadataProperties") or {}).get(PIN_METADATA)
+    if metadata:
+        found["metadata"] = metadata
+    for container in (described.get("InferenceSpecification") or {}).get("Containers") or []:
+        value = (container.get("Environment") or {}).get(PIN_VARIABLE)
+        if value:
+            found["container"] = value
+    digests = {str(v).strip().lower() for v in found.values()}
+    if not digests:
+        return None
+    if len(digests) > 1:
+        raise SagestackError(f"model package {package_arn} records two different model digests "
+                             f"({', '.join(sorted(digests))}); it was changed after registration, refusing it")
+    (digest,) = digests
+    if len(digest) != 64 or not set(digest) <= _HEX64:
+        raise SagestackError(f"model package {package_arn} records {digest[:80]!r} as its model digest, "
+                             f"which is not a sha256")
+    return digest

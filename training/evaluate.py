@@ -15,7 +15,9 @@ whose output is read by a pipeline Condition step (``JsonGet`` on
   ``model.json["feature_names"]`` order (checked against ``schema.json`` when
   present).
 * ``<base>/evaluation/evaluation.json``: SageMaker's regression layout,
-  ``{"regression_metrics": {"mse"|"rmse"|"mae"|"r2": {"value", "standard_deviation"}}}``.
+  ``{"regression_metrics": {"mse"|"rmse"|"mae"|"r2": {"value", "standard_deviation"}}}``, plus
+  ``{"model": {"sha256": ...}}``, the digest of the model.joblib these metrics are for (the
+  pipeline registers it with the model package, and endpoints refuse any other artifact).
   ``standard_deviation`` is the spread of the metric over ``--bootstrap-samples``
   (default 200) resamples of the test rows drawn with ``--seed`` (default 0),
   so it is a finite, reproducible number; with fewer than 2 rows it is 0.0.
@@ -201,7 +203,9 @@ def run(args: argparse.Namespace) -> dict:
         model, card = load_verified_model(model_dir)
         X, y = load_test(base / "test", card["feature_names"])
         pred = np.asarray(model.predict(X), dtype="float64")
-    report = {"regression_metrics": evaluate(y, pred, args.bootstrap_samples, args.seed)}
+    # The digest this evaluation vouches for: the registry records it and endpoints pin it.
+    report = {"regression_metrics": evaluate(y, pred, args.bootstrap_samples, args.seed),
+              "model": {"sha256": card["model_sha256"]}}
     out = base / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

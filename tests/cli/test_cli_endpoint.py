@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -20,14 +21,18 @@ from support import LocalCloud, wait_until
 from sagestack.endpoint_cmds import deployment_config
 
 
-def _model_tar() -> bytes:
+def _model_joblib() -> bytes:
     """y = 2a - b + c/2 + 3, fitted exactly."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(50, 3))
     y = 2 * X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + 3
     buf = io.BytesIO()
     joblib.dump(LinearRegression().fit(X, y), buf)
-    return tarball({"model.joblib": buf.getvalue()})
+    return buf.getvalue()
+
+
+MODEL = _model_joblib()
+PIN = hashlib.sha256(MODEL).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def names(localcloud: LocalCloud) -> Iterator[Names]:
     names = Names()
     sm, s3 = localcloud.client("sagemaker"), localcloud.client("s3")
     s3.create_bucket(Bucket=names.bucket)
-    s3.put_object(Bucket=names.bucket, Key="m/model.tar.gz", Body=_model_tar())
+    s3.put_object(Bucket=names.bucket, Key="m/model.tar.gz", Body=tarball({"model.joblib": MODEL}))
     s3.put_object(Bucket=names.bucket, Key="m/sourcedir.tar.gz", Body=tarball({"serve.py": SERVE}))
     sm.create_model_package_group(ModelPackageGroupName=names.group)
     yield names
@@ -43,15 +48,22 @@ def names(localcloud: LocalCloud) -> Iterator[Names]:
         sm.delete_endpoint(EndpointName=names.endpoint)
 
 
-def _add_package(localcloud: LocalCloud, names: Names) -> dict[str, Any]:
+def _add_package(localcloud: LocalCloud, names: Names, pin: str | None = PIN, metadata_pin: str | None = PIN,
+                 approved: bool = False) -> dict[str, Any]:
+    """A package as the pipeline registers it: the model digest in its metadata and serving environment."""
+    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{names.bucket}/m/sourcedir.tar.gz"}
+    if pin:
+        environment["SAGESTACK_MODEL_SHA256"] = pin
     container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{names.bucket}/m/model.tar.gz",
-                 "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
-                                 "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{names.bucket}/m/sourcedir.tar.gz"}}
+                 "Environment": environment}
     sm = localcloud.client("sagemaker")
-    arn = sm.create_model_package(ModelPackageGroupName=names.group, ModelApprovalStatus="PendingManualApproval",
+    extra: dict[str, Any] = {"CustomerMetadataProperties": {"sagestack:model-sha256": metadata_pin}} \
+        if metadata_pin else {}
+    arn = sm.create_model_package(ModelPackageGroupName=names.group,
+                                  ModelApprovalStatus="Approved" if approved else "PendingManualApproval",
                                   InferenceSpecification={"Containers": [container],
                                                           "SupportedContentTypes": ["text/csv", "application/json"],
-                                                          "SupportedResponseMIMETypes": ["text/csv"]})
+                                                          "SupportedResponseMIMETypes": ["text/csv"]}, **extra)
     return sm.describe_model_package(ModelPackageName=arn["ModelPackageArn"])
 
 
@@ -80,6 +92,7 @@ def test_deploy_invoke_status_delete(localcloud: LocalCloud, names: Names, tmp_p
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["ModelPackageName"].endswith(f"{names.group}/1")
+    assert model["PrimaryContainer"]["Environment"] == {"SAGESTACK_MODEL_SHA256": PIN}
 
     again = invoke([*opts, "endpoint", "deploy"])  # nothing new approved: nothing to do
     assert again.exit_code == 0
@@ -150,6 +163,32 @@ def test_deploy_updates_the_endpoint_to_a_newly_approved_version(localcloud: Loc
     result = invoke([*opts, "endpoint", "invoke", "--body", "0,0,0"])
     assert result.exit_code == 0 and float(result.stdout) == pytest.approx(3.0, abs=1e-6)
     assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
+
+
+def test_deploy_refuses_packages_without_a_model_pin_unless_told(localcloud: LocalCloud, names: Names) -> None:
+    opts = names.options(localcloud.url)
+    unpinned = _add_package(localcloud, names, pin=None, metadata_pin=None, approved=True)
+    version = unpinned["ModelPackageVersion"]
+    refused = invoke([*opts, "endpoint", "deploy", "--version", str(version), "--capture-percent", "0"])
+    assert refused.exit_code == 1
+    assert f"model package version {version} records no model sha256" in refused.stderr
+    assert "--unpinned" in refused.stderr
+    accepted = invoke([*opts, "endpoint", "deploy", "--version", str(version), "--capture-percent", "0", "--unpinned"])
+    assert accepted.exit_code == 0, accepted.output
+    sm = localcloud.client("sagemaker")
+    config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(
+        EndpointName=names.endpoint)["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert "Environment" not in model["PrimaryContainer"]
+    assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
+
+
+def test_deploy_refuses_a_package_whose_two_pins_disagree(localcloud: LocalCloud, names: Names) -> None:
+    opts = names.options(localcloud.url)
+    edited = _add_package(localcloud, names, pin=PIN, metadata_pin="0" * 64, approved=True)
+    refused = invoke([*opts, "endpoint", "deploy", "--version", str(edited["ModelPackageVersion"])])
+    assert refused.exit_code == 1
+    assert "records two different model digests" in refused.stderr and "refusing it" in refused.stderr
 
 
 def test_deployment_guardrails_follow_the_update_endpoint_shape() -> None:

@@ -9,8 +9,10 @@ must stop at the Fail step and register nothing.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import tarfile
 import time
 import uuid
 from typing import Any
@@ -127,6 +129,16 @@ def test_execution_registers_a_model_that_serves_predictions(localcloud, deploye
     evaluation = json.loads(_read(s3, quality_uri))
     rmse = evaluation["regression_metrics"]["rmse"]["value"]
     assert 0 < rmse <= config.rmse_threshold
+
+    # The package pins the digest of the model.joblib that Evaluate scored, twice, and it is the real one.
+    with tarfile.open(fileobj=io.BytesIO(_read(s3, artifacts))) as tar:
+        member = tar.extractfile("model.joblib")
+        assert member is not None
+        digest = hashlib.sha256(member.read()).hexdigest()
+    assert evaluation["model"]["sha256"] == digest
+    assert package["CustomerMetadataProperties"]["sagestack:model-sha256"] == digest
+    assert container["Environment"]["SAGESTACK_MODEL_SHA256"] == digest
+    deployed["package_arn"] = package_arn
     data_quality = package["ModelMetrics"]["ModelDataQuality"]
     assert package["DriftCheckBaselines"]["ModelDataQuality"] == data_quality
     statistics = json.loads(_read(s3, data_quality["Statistics"]["S3Uri"]))
@@ -192,6 +204,40 @@ def test_execution_registers_a_model_that_serves_predictions(localcloud, deploye
         return False
 
     assert wait_until(gone, timeout=30, every=0.25)
+
+
+def test_an_endpoint_refuses_an_artifact_the_registry_did_not_approve(localcloud, deployed):
+    """Swap the package's model.tar.gz for a crafted one whose model.json matches its own model.joblib."""
+    package_arn = deployed.get("package_arn")
+    if package_arn is None:
+        pytest.skip("needs the package registered by the previous test")
+    s3, sm = localcloud.client("s3"), localcloud.client("sagemaker")
+    [container] = sm.describe_model_package(ModelPackageName=package_arn)["InferenceSpecification"]["Containers"]
+    original = _read(s3, container["ModelDataUrl"])
+    crafted = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(original)) as source, tarfile.open(fileobj=crafted, mode="w:gz") as out:
+        impostor = b"not the registered model"  # any bytes: it must be refused before it is unpickled
+        card = json.loads(source.extractfile("model.json").read())  # type: ignore[union-attr]
+        card["model_sha256"] = hashlib.sha256(impostor).hexdigest()
+        for name, data in (("model.joblib", impostor), ("model.json", json.dumps(card).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    bucket, key = container["ModelDataUrl"][5:].split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=crafted.getvalue())
+    name = f"impostor-{uuid.uuid4().hex[:8]}"
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package_arn})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        state = wait_until(lambda: (s := sm.describe_endpoint(EndpointName=name)["EndpointStatus"]) != "Creating"
+                           and s, timeout=120, every=0.25)
+        assert state == "Failed"
+        assert "SAGESTACK_MODEL_SHA256 pins" in sm.describe_endpoint(EndpointName=name)["FailureReason"]
+    finally:
+        s3.put_object(Bucket=bucket, Key=key, Body=original)
+        sm.delete_endpoint(EndpointName=name)
 
 
 def test_rmse_above_threshold_fails_through_the_fail_step(localcloud, deployed):
