@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/localcloud.py
 
-Targets (issue "localcloud"): ready in < 2 s; per pipeline step, everything but the
-user's script < 0.3 s; invoke_endpoint through localcloud adds < 2 ms p50 over calling
-the model server directly. Prints the figures and PASS/MISS; it is a benchmark, not a test.
+Targets: ready in < 2 s; per pipeline step, everything but the user's script < 0.3 s;
+invoke_endpoint through localcloud (hardened front, API checks and all) adds at most 1 ms p50
+over calling the model server directly, and 16 concurrent boto3 clients get at least 593 req/s
+(the figure before the hardening). Prints the figures and PASS/MISS; a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def bench_invoke(url: str, n: int = 2000) -> None:
     print(f"invoke, model server directly: p50 {statistics.median(direct):.3f} ms, "
           f"p99 {percentile(direct, .99):.3f} ms")
     print(f"invoke through localcloud:     p50 {statistics.median(routed):.3f} ms, p99 {percentile(routed, .99):.3f} ms"
-          f"  -> adds {added:.3f} ms p50  [target < 2 ms: {verdict(added < 2)}]")
+          f"  -> adds {added:.3f} ms p50  [target <= 1 ms: {verdict(added <= 1)}]")
     via_boto = []
     for _ in range(300):
         t0 = time.perf_counter()
