@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.parsers.expat import ExpatError
 
-from localcloud.api import decode, errors, models, shapes
+from localcloud.api import decode, errors, models, service_rules, shapes
 from localcloud.api.errors import ApiError
 from localcloud.api.identify import ApiCall, credential_scope, identify
 from localcloud.api.models import region_known
@@ -147,7 +147,7 @@ class ApiGate:
                     raise ApiError(405, "MethodNotAllowed", f"The specified method {method} is not allowed "
                                                             f"against this resource.")
                 if form_upload:
-                    _check_form_upload(environ, read_body())
+                    service_rules.check_s3_form_upload(environ, read_body(), MAX_RPC_BODY)
                 if call.protocol == "rest-json":
                     raise ApiError(404, "UnknownOperationException",
                                    f"{service.model.service_id} has no operation for {method} "
@@ -158,10 +158,8 @@ class ApiGate:
             if call.protocol == "rest-json" and _has_json_body(operation):
                 json_body = decode.json_body(read_body())
             params, problems = decode.rest_params(operation, labels, query, headers, json_body)
-            if service.name == "s3" and "x-amz-copy-source" in headers:
-                _check_copy_source(headers["x-amz-copy-source"])
-            if service.name == "lambda" and isinstance(params.get("FunctionName"), str):
-                _check_function_arn(params["FunctionName"])
+            if not problems:
+                service_rules.check(service.name, operation.name, params, headers)
         if operation.input_shape is not None and not problems:
             problems = shapes.check(params, operation.input_shape)
         if problems:
@@ -181,41 +179,6 @@ def check_rest_call(service_name: str, operation_name: str, environ: dict, label
         problems = [p for p in shapes.check(params, operation.input_shape) if p.path != "body"]
     if problems:
         raise problems_error(problems, "rest-json")
-
-
-def _check_form_upload(environ: dict, body: bytes) -> None:
-    """S3's browser form upload (POST /bucket, multipart/form-data) must carry a `key` field."""
-    from werkzeug.formparser import parse_form_data
-
-    copy = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-    try:
-        _, form, _files = parse_form_data(copy, silent=False, max_form_memory_size=MAX_RPC_BODY)
-    except Exception as e:  # werkzeug's parse errors are many kinds of ValueError and HTTPException
-        raise ApiError(400, "MalformedPOSTRequest", f"The body of the POST request is not well-formed "
-                                                    f"multipart/form-data ({type(e).__name__})") from None
-    if "key" not in form:
-        raise ApiError(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.")
-
-
-def _check_copy_source(value: str) -> None:
-    """S3 reads `x-amz-copy-source` as `[/]bucket/key[?versionId=id]`; the model's pattern lets `?` slip in front."""
-    path = value.partition("?")[0].lstrip("/")
-    bucket, _, key = path.partition("/")
-    if not bucket or not key:
-        raise ApiError(400, "InvalidArgument", "Invalid copy source object key: x-amz-copy-source must be "
-                                               "bucket/key, URL-encoded")
-
-
-def _check_function_arn(name: str) -> None:
-    """Lambda's FunctionName pattern admits ARNs with empty or odd parts that no function can have."""
-    if not name.startswith("arn:"):
-        return
-    parts = name.split(":")
-    if len(parts) not in (7, 8) or not parts[1] or parts[2] != "lambda" or not parts[4].isdigit() \
-            or parts[5] != "function":
-        raise ApiError(400, "ValidationException", f"1 validation error detected: Value '{name[:140]}' at "
-                                                   f"'functionName' is not a function name or ARN "
-                                                   f"(arn:aws:lambda:region:account:function:name[:qualifier])")
 
 
 def bad_region(region: str, protocol: str) -> ApiError:

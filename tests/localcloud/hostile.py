@@ -16,6 +16,7 @@ longer than its timeout.
 
 from __future__ import annotations
 
+import copy
 import functools
 import http.client
 import json
@@ -312,3 +313,92 @@ def send(port: int, request: Request, timeout: float = 10.0) -> tuple[int | None
         finally:
             response.close()
     return status, time.monotonic() - started
+
+
+# --------------------------------------------------------------------------------------------- pipelines
+
+FUZZ_PIPELINE = "fuzz-target"
+"""A pipeline the fuzzing fixture creates, so StartPipelineExecution has something to start."""
+FUZZ_ROLE = "arn:aws:iam::123456789012:role/fuzz"
+_UNRUNNABLE_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/not-a-framework-image:1"
+
+
+def base_definition() -> dict[str, Any]:
+    """A valid definition: typed parameters, a Processing step (an image localcloud will not run), a gate."""
+    processing = {
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": {
+            "Get": "Parameters.Count"}, "VolumeSizeInGB": 1}},
+        "AppSpecification": {"ImageUri": _UNRUNNABLE_IMAGE, "ContainerEntrypoint": ["python3", "-c", "pass"]},
+        "RoleArn": FUZZ_ROLE,
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+            "S3Uri": {"Std:Join": {"On": "/", "Values": ["s3://fuzz-bucket",
+                                                         {"Get": "Execution.PipelineExecutionId"}]}},
+            "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}]},
+    }
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Count", "Type": "Integer", "DefaultValue": 1},
+                       {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
+                       {"Name": "Mode", "Type": "String", "DefaultValue": "a", "EnumValues": ["a", "b"]},
+                       {"Name": "Flag", "Type": "Boolean", "DefaultValue": False}],
+        "Steps": [
+            {"Name": "Prep", "Type": "Processing", "Arguments": processing,
+             "PropertyFiles": [{"PropertyFileName": "Report", "OutputName": "out", "FilePath": "r.json"}]},
+            {"Name": "Gate", "Type": "Condition", "Arguments": {
+                "Conditions": [{"Type": "LessThanOrEqualTo", "LeftValue": {"Std:JsonGet": {
+                    "PropertyFile": {"Get": "Steps.Prep.PropertyFiles.Report"}, "Path": "a.b"}},
+                    "RightValue": {"Get": "Parameters.Threshold"}}],
+                "IfSteps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}],
+                "ElseSteps": []}},
+        ],
+    }
+
+
+_RAW_LITERALS = ("9" * 5000, "1" + "0" * 400, "1e400", "-1e400", "NaN", "Infinity", "[" * 1000 + "]" * 1000,
+                 '{"a":' * 200 + "1" + "}" * 200, "null", "true", '"\\ud800"', "{}", "[]", '""', "-0",
+                 str(2**64), "1.5", '{"Get": "Steps.Nope.Outputs"}', '{"Std:Join": {"On": 7, "Values": 7}}')
+_MARKER = "\u2603MUTATION\u2603"
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+@st.composite
+def definition_requests(draw: st.DrawFn) -> Request:
+    """CreatePipeline with one node of a valid definition replaced by a hostile value or raw JSON literal,
+    or StartPipelineExecution of the fuzzing pipeline with hostile parameter values."""
+    model = _model("sagemaker")
+    if draw(st.booleans()):
+        definition = base_definition()
+        for _ in range(draw(st.integers(1, 3))):
+            path = draw(st.sampled_from(_paths(definition)[1:]))
+            node = definition
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES) | st.just(_MARKER)))
+        text = json.dumps(definition, default=str)
+        text = text.replace(json.dumps(_MARKER), draw(st.sampled_from(_RAW_LITERALS)))
+        name = draw(st.from_regex(r"fz[a-z0-9]{1,20}", fullmatch=True))
+        params: dict[str, Any] = {"PipelineName": name, "RoleArn": FUZZ_ROLE, "PipelineDefinition": text}
+        operation = "CreatePipeline"
+    else:
+        values = draw(st.lists(st.tuples(
+            st.sampled_from(["Count", "Threshold", "Mode", "Flag", "Nope", ""]),
+            st.sampled_from(["9" * 5000, "9" * 25, "1e400", "nan", "inf", "-1", "b", "true", "TRUE", "", " 7 "])
+            | st.text(max_size=10)), max_size=4))
+        params = {"PipelineName": FUZZ_PIPELINE, "ClientRequestToken": draw(st.from_regex(r"[a-z0-9]{32}",
+                                                                                          fullmatch=True)),
+                  "PipelineParameters": [{"Name": n, "Value": v} for n, v in values]}
+        operation = "StartPipelineExecution"
+    body = json.dumps(params).encode("utf-8", "surrogatepass")
+    headers = (("X-Amz-Target", f"SageMaker.{operation}"), ("Content-Type", "application/x-amz-json-1.1"),
+               ("Authorization", _authorization("us-east-1", model.signing_name)))
+    return Request("POST", "/", headers, body, f"sagemaker.{operation} (hostile definition)")

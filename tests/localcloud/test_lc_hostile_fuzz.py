@@ -2,8 +2,9 @@
 undocumented 5xx, keeps its memory bounded and writes nothing outside its data dir.
 
 More than 10,000 requests: generated from botocore's API models for every service localcloud serves
-(valid requests, hostile values inside valid shapes, wrong JSON types) and raw HTTP abuse (lying
-Content-Length, hostile chunk sizes, odd methods and headers, non-UTF-8 and deeply nested bodies).
+(valid requests, hostile values inside valid shapes, wrong JSON types), pipeline definitions with
+hostile nodes and parameter values, and raw HTTP abuse (lying Content-Length, hostile chunk sizes,
+odd methods and headers, non-UTF-8 and deeply nested bodies).
 Seeds are fixed (`derandomize`), so a run is repeatable; a failure prints the offending request.
 
 The server runs in a fenced layout: its data dir is `<root>/a/b/data`, its HOME, TMPDIR and working
@@ -13,20 +14,31 @@ data dir lands visibly in `<root>`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import Request, api_requests, raw_requests, send
+from hostile import (
+    FUZZ_PIPELINE,
+    FUZZ_ROLE,
+    Request,
+    api_requests,
+    base_definition,
+    definition_requests,
+    raw_requests,
+    send,
+)
 from hypothesis import HealthCheck, given, settings
 from support import LocalCloud
 
 pytestmark = pytest.mark.localcloud
 
-API_EXAMPLES = 7000
-RAW_EXAMPLES = 3200
+API_EXAMPLES = 6000
+DEFINITION_EXAMPLES = 1500
+RAW_EXAMPLES = 3000
 MAX_SECONDS = 5.0
 MAX_RSS_MB = 1200
 ALLOWED_5XX = {501}  # NotImplemented: an operation moto does not have, said as AWS would
@@ -81,6 +93,8 @@ class Fenced:
 def fenced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fenced]:
     server = Fenced(tmp_path_factory.mktemp("fenced"))
     try:
+        server.cloud.client("sagemaker").create_pipeline(
+            PipelineName=FUZZ_PIPELINE, RoleArn=FUZZ_ROLE, PipelineDefinition=json.dumps(base_definition()))
         yield server
     finally:
         server.cloud.stop()
@@ -89,6 +103,12 @@ def fenced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fenced]:
 @settings(FUZZ, max_examples=API_EXAMPLES)
 @given(request=api_requests())
 def test_generated_api_requests(fenced: Fenced, request: Request) -> None:
+    fenced.check(request)
+
+
+@settings(FUZZ, max_examples=DEFINITION_EXAMPLES)
+@given(request=definition_requests())
+def test_hostile_pipeline_definitions_and_parameters(fenced: Fenced, request: Request) -> None:
     fenced.check(request)
 
 
