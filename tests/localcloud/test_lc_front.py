@@ -314,3 +314,36 @@ def test_an_operation_moto_lacks_answers_501_not_500(localcloud: LocalCloud) -> 
     assert status == 501
     assert body["__type"] == "NotImplemented"
     assert "DescribeCustomKeyStores" in body["message"]
+
+
+def _definition(step_type: str = '"Fail"', default: str = "1", arguments: str = '{"ErrorMessage": "x"}') -> str:
+    return ('{"Version": "2020-12-01", "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 1}, '
+            '{"Name": "F", "Type": "Float", "DefaultValue": ' + default + '}], '
+            '"Steps": [{"Name": "S", "Type": ' + step_type + ', "Arguments": ' + arguments + "}]}")
+
+
+@pytest.mark.parametrize("definition", [
+    _definition(arguments='{"ErrorMessage": ' + "9" * 5000 + "}"),
+    _definition(arguments='{"ErrorMessage": ' + "[" * 1000 + "]" * 1000 + "}"),
+    _definition(default="1" + "0" * 400),
+    _definition(step_type='{"Training": 1}'),
+    _definition(step_type='"Training"', arguments="{}"),
+], ids=["4300-digit-integer", "deep-nesting", "huge-float-default", "object-type", "empty-training-arguments"])
+def test_hostile_definitions_are_validation_errors_at_create(localcloud: LocalCloud, definition: str) -> None:
+    sm = localcloud.client("sagemaker")
+    with pytest.raises(ClientError) as e:
+        sm.create_pipeline(PipelineName=f"hostile-{int(time.time() * 1e6)}", RoleArn=ROLE,
+                           PipelineDefinition=definition)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_huge_integer_override_is_a_validation_error(localcloud: LocalCloud) -> None:
+    sm = localcloud.client("sagemaker")
+    name = f"override-{int(time.time() * 1e6)}"
+    sm.create_pipeline(PipelineName=name, RoleArn=ROLE, PipelineDefinition=_definition())
+    for value in ("9" * 5000, str(2**64)):
+        with pytest.raises(ClientError) as e:
+            sm.start_pipeline_execution(PipelineName=name, PipelineParameters=[{"Name": "N", "Value": value}])
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert sm.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"] == []
