@@ -8,19 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import ROOT, wait_until
-
-
-def _processes_under(folder: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "cwd").startswith(str(folder)):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+from support import ROOT, processes_under, wait_until
 
 
 def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> None:
@@ -30,7 +18,7 @@ def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> 
                             env={**os.environ, "SAGESTACK_DEMO_OUTPUT": str(out), "COLUMNS": "200"})
     try:
         # wait until a pipeline job is running inside the demo's localcloud
-        assert wait_until(lambda: _processes_under(out / "localcloud" / "jobs") or demo.poll() is not None, 120, 0.1)
+        assert wait_until(lambda: processes_under(out / "localcloud" / "jobs") or demo.poll() is not None, 120, 0.1)
         assert demo.poll() is None, Path(log.name).read_text()[-2000:]
         demo.send_signal(signal.SIGINT)
         assert demo.wait(60) == 130, Path(log.name).read_text()[-3000:]
@@ -40,7 +28,7 @@ def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> 
         log.close()
     text = Path(log.name).read_text()
     assert "nothing left running" in text
-    assert wait_until(lambda: not _processes_under(out), 10), _processes_under(out)
+    assert wait_until(lambda: not processes_under(out), 10), processes_under(out)
     pid_of_cloud = [line for line in text.splitlines() if "localcloud on http://127.0.0.1:" in line]
     assert pid_of_cloud, text[-2000:]
     port = pid_of_cloud[0].split("127.0.0.1:")[1].split()[0]

@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from hostile import Request, send
 from lc_fixtures import ROLE, SKLEARN_IMAGE
-from support import REGION, LocalCloud, wait_until
+from support import REGION, LocalCloud, closed_by_peer, exchange, half_sent, wait_until
 
 pytestmark = pytest.mark.localcloud
 
@@ -39,21 +39,6 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         cloud.stop()
 
 
-def raw(port: int, data: bytes, timeout: float = 10.0) -> tuple[bytes, float]:
-    """Send bytes, read until the server closes; (everything it said, seconds until it closed)."""
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks), time.monotonic() - started
 
 
 def status_of(answer: bytes) -> int:
@@ -73,7 +58,7 @@ def answer(cloud: LocalCloud, request: Request) -> tuple[int, dict]:
     """Status and JSON body of one request."""
     head = f"{request.method} {request.path} HTTP/1.1\r\nHost: 127.0.0.1:{cloud.port}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in request.headers)
-    data, _ = raw(cloud.port, head.encode("latin-1") + b"\r\n" + request.body)
+    data, _ = exchange(cloud.port, head.encode("latin-1") + b"\r\n" + request.body)
     body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
     try:
         parsed = json.loads(body) if body.strip().startswith(b"{") else {"raw": body.decode("latin-1")}
@@ -88,7 +73,7 @@ def answer(cloud: LocalCloud, request: Request) -> tuple[int, dict]:
 @pytest.mark.parametrize("size", ["ffffffff", "fffffffffff", "7fffffffffffffff"])
 def test_a_huge_declared_chunk_is_refused_at_once(localcloud: LocalCloud, size: str) -> None:
     request = (f"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nabc").encode()
-    data, seconds = raw(localcloud.port, request)
+    data, seconds = exchange(localcloud.port, request)
     assert status_of(data) in (400, 413), data[:200]
     assert seconds < 5
     assert localcloud.healthy()
@@ -97,14 +82,14 @@ def test_a_huge_declared_chunk_is_refused_at_once(localcloud: LocalCloud, size: 
 @pytest.mark.parametrize("size", ["-1", "zz", "1;", " "])
 def test_malformed_chunk_headers_are_a_client_error(localcloud: LocalCloud, size: str) -> None:
     request = f"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nx\r\n0\r\n\r\n"
-    data, _ = raw(localcloud.port, request.encode())
+    data, _ = exchange(localcloud.port, request.encode())
     assert 400 <= status_of(data) < 500, data[:200]
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1.5", "0x10"])
 def test_a_malformed_content_length_is_a_client_error(localcloud: LocalCloud, length: str) -> None:
     for path in ("/", "/endpoints/some-endpoint/invocations"):
-        data, _ = raw(localcloud.port, (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
+        data, _ = exchange(localcloud.port, (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
                                         f"{SIGNED.format(region=REGION, service='sagemaker')}\r\n"
                                         f"Content-Length: {length}\r\n\r\nabc").encode())
         assert status_of(data) == 400, data[:300]
@@ -112,31 +97,17 @@ def test_a_malformed_content_length_is_a_client_error(localcloud: LocalCloud, le
 
 def test_a_lying_content_length_holds_no_thread_and_is_dropped(strict: LocalCloud) -> None:
     """50 connections promise bodies they never send; with 2 worker threads the server still answers."""
-    held = []
-    for _ in range(50):
-        sock = socket.create_connection(("127.0.0.1", strict.port))
-        sock.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nabc")
-        held.append(sock)
+    held = half_sent(strict.port, 50, b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nabc")
     try:
         started = time.monotonic()
         with urllib.request.urlopen(f"{strict.url}/_localcloud/health", timeout=5) as r:
             assert r.status == 200
         assert time.monotonic() - started < 1.0
         # the idle timeout (1 s here) closes each of them
-        assert wait_until(lambda: all(_closed(s) for s in held), 10)
+        assert wait_until(lambda: all(closed_by_peer(s) for s in held), 10)
     finally:
         for sock in held:
             sock.close()
-
-
-def _closed(sock: socket.socket) -> bool:
-    try:
-        sock.settimeout(0.01)
-        return sock.recv(1) == b""
-    except TimeoutError:
-        return False
-    except OSError:
-        return True
 
 
 def test_a_header_block_dribbled_slowly_is_cut_off(strict: LocalCloud) -> None:
@@ -150,7 +121,7 @@ def test_a_header_block_dribbled_slowly_is_cut_off(strict: LocalCloud) -> None:
             except OSError:
                 closed = True
                 break
-            if _closed(sock):
+            if closed_by_peer(sock):
                 closed = True
                 break
             time.sleep(0.3)
@@ -159,7 +130,7 @@ def test_a_header_block_dribbled_slowly_is_cut_off(strict: LocalCloud) -> None:
 
 
 def test_oversize_headers_are_refused_with_431(strict: LocalCloud) -> None:
-    data, _ = raw(strict.port, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: " + b"a" * 20_000
+    data, _ = exchange(strict.port, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: " + b"a" * 20_000
                   + b"\r\n\r\n")
     assert status_of(data) == 431
     assert strict.healthy()
@@ -180,7 +151,7 @@ def test_a_cross_origin_request_runs_nothing(localcloud: LocalCloud) -> None:
         assert "Origin" in body["message"] and body["__type"] == "AccessDenied"
     preflight = (b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\nConnection: close\r\n"
                  b"Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: x-amz-target\r\n\r\n")
-    data, _ = raw(localcloud.port, preflight)
+    data, _ = exchange(localcloud.port, preflight)
     assert status_of(data) == 403
     assert b"access-control-allow-origin" not in data.lower()
     sm = localcloud.client("sagemaker")
@@ -203,14 +174,14 @@ def test_loopback_origins_and_the_allowed_origin_are_served(strict: LocalCloud) 
 
 def test_dns_rebinding_is_refused_by_host(localcloud: LocalCloud, strict: LocalCloud) -> None:
     for host in ("evil.example", "evil.example:4566", "127.0.0.1.evil.example", "attacker.com:80"):
-        data, _ = raw(localcloud.port, f"GET /_localcloud/health HTTP/1.1\r\nHost: {host}\r\nConnection: close"
+        data, _ = exchange(localcloud.port, f"GET /_localcloud/health HTTP/1.1\r\nHost: {host}\r\nConnection: close"
                                        f"\r\n\r\n".encode())
         assert status_of(data) == 403, host
     for host in ("localhost", "localhost:4566", "127.0.0.1", "[::1]:4566", "bucket.localhost"):
-        data, _ = raw(localcloud.port, f"GET /_localcloud/health HTTP/1.1\r\nHost: {host}\r\nConnection: close"
+        data, _ = exchange(localcloud.port, f"GET /_localcloud/health HTTP/1.1\r\nHost: {host}\r\nConnection: close"
                                        f"\r\n\r\n".encode())
         assert status_of(data) == 200, host
-    data, _ = raw(strict.port,
+    data, _ = exchange(strict.port,
                   b"GET /_localcloud/health HTTP/1.1\r\nHost: cloud.example:80\r\nConnection: close\r\n\r\n")
     assert status_of(data) == 200
 

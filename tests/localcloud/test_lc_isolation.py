@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
-from support import LocalCloud, wait_until
+from support import LocalCloud, processes_under, wait_until
 
 from localcloud.child_env import ROLE_CREDENTIALS
 
@@ -44,16 +44,6 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
-def _pids_under(folder: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "cwd").startswith(str(folder)):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def _assert_least(env: dict[str, str], what: str) -> None:
@@ -93,7 +83,7 @@ def test_a_model_server_sees_role_credentials_not_localclouds_or_the_users(secre
     assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=f"e-{ws.tag}")["EndpointStatus"] != "Creating",
                       60, 0.1)
     assert ws.sm.describe_endpoint(EndpointName=f"e-{ws.tag}")["EndpointStatus"] == "InService"
-    pids = _pids_under(secretive.data_dir / "endpoints" / f"e-{ws.tag}")
+    pids = processes_under(secretive.data_dir / "endpoints" / f"e-{ws.tag}")
     assert pids
     for pid in pids:
         _assert_least(_environ(pid), f"model server {pid}")
@@ -122,14 +112,14 @@ def test_a_killed_localcloud_takes_its_jobs_and_model_servers_with_it(tmp_path: 
         ws.sm.create_endpoint(EndpointName=f"e-{ws.tag}", EndpointConfigName=f"c-{ws.tag}")
         assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=f"e-{ws.tag}")["EndpointStatus"]
                           == "InService", 60, 0.1)
-        assert wait_until(lambda: _pids_under(tmp_path / "jobs" / f"sleeper-{ws.tag}"), 30), "the job never started"
-        servers = _pids_under(tmp_path / "endpoints" / f"e-{ws.tag}")
+        assert wait_until(lambda: processes_under(tmp_path / "jobs" / f"sleeper-{ws.tag}"), 30), "the job never started"
+        servers = processes_under(tmp_path / "endpoints" / f"e-{ws.tag}")
         ports = {int(_environ(pid)["SAGEMAKER_BIND_TO_PORT"]) for pid in servers}
         assert servers and ports
     finally:
         os.killpg(cloud.proc.pid, signal.SIGKILL)  # no chance to clean up
         cloud.proc.wait()
         cloud.log.close()
-    assert wait_until(lambda: not _pids_under(tmp_path / "jobs") and not _pids_under(tmp_path / "endpoints"), 15), \
-        "jobs or model servers outlived localcloud"
+    assert wait_until(lambda: not processes_under(tmp_path / "jobs") and not processes_under(tmp_path / "endpoints"),
+                      15), "jobs or model servers outlived localcloud"
     assert all(_port_free(port) for port in ports)

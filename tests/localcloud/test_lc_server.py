@@ -12,22 +12,7 @@ from pathlib import Path
 
 import pytest
 from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
-from support import LocalCloud, wait_until
-
-
-def _processes_under(folder: Path) -> list[int]:
-    """PIDs whose working directory lies under `folder` (jobs and model servers run there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd.startswith(str(folder)):
-            found.append(int(entry.name))
-    return found
+from support import LocalCloud, processes_under, wait_until
 
 
 def test_health_reports_ready_with_services(localcloud: LocalCloud) -> None:
@@ -71,13 +56,13 @@ def test_reset_stops_running_jobs_executions_and_endpoints_and_wipes_state(local
     jobs, endpoints = localcloud.data_dir / "jobs", localcloud.data_dir / "endpoints" / f"ep-{ws.tag}"
     assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=f"ep-{ws.tag}")["EndpointStatus"] == "InService",
                       30, 0.1)
-    assert wait_until(lambda: _processes_under(jobs / f"sleeper-{ws.tag}"), 20), "the job never started"
-    assert wait_until(lambda: any(_processes_under(d) for d in jobs.glob("pipelines-*-Sleep-*")), 20), \
+    assert wait_until(lambda: processes_under(jobs / f"sleeper-{ws.tag}"), 20), "the job never started"
+    assert wait_until(lambda: any(processes_under(d) for d in jobs.glob("pipelines-*-Sleep-*")), 20), \
         "the pipeline's job never started"
-    assert _processes_under(endpoints), "no model server for the endpoint"
+    assert processes_under(endpoints), "no model server for the endpoint"
     localcloud.reset()
-    assert wait_until(lambda: not _processes_under(jobs), 15), "reset left jobs running"
-    assert wait_until(lambda: not _processes_under(endpoints), 15), "reset left the model server running"
+    assert wait_until(lambda: not processes_under(jobs), 15), "reset left jobs running"
+    assert wait_until(lambda: not processes_under(endpoints), 15), "reset left the model server running"
     assert ws.sm.list_processing_jobs()["ProcessingJobSummaries"] == []
     assert "Buckets" not in ws.s3.list_buckets() or ws.s3.list_buckets()["Buckets"] == []
 
@@ -88,11 +73,11 @@ def test_sigterm_stops_the_server_and_everything_it_started(tmp_path: Path) -> N
         ws = Workspace(cloud)
         request = ws.processing(["python3", "-c", "import time; time.sleep(600)"], [], [])
         ws.sm.create_processing_job(ProcessingJobName="sleeper", **request)
-        assert wait_until(lambda: _processes_under(tmp_path / "jobs"), 20)
+        assert wait_until(lambda: processes_under(tmp_path / "jobs"), 20)
         started = time.monotonic()
         os.killpg(cloud.proc.pid, signal.SIGTERM)
         cloud.proc.wait(20)
         assert time.monotonic() - started < 20
-        assert wait_until(lambda: not _processes_under(tmp_path), 10), _processes_under(tmp_path)
+        assert wait_until(lambda: not processes_under(tmp_path), 10), processes_under(tmp_path)
     finally:
         cloud.stop()

@@ -7,8 +7,6 @@ open, 4 MB of headers accepted, and a declared chunk of 0x7fffffffffffffff waite
 from __future__ import annotations
 
 import re
-import socket
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from serving_helpers import ModelServer, wait_until, write_program
+from support import closed_by_peer, exchange, half_sent
 
 from modelserver.http_protocol import ChunkTooLarge, ChunkTracker
 
@@ -36,29 +35,6 @@ def limited(tmp_path_factory: pytest.TempPathFactory, rf_model) -> Iterator[Mode
     server.stop()
 
 
-def _exchange(port: int, data: bytes, pause: float = 0.0, timeout: float = 10.0) -> tuple[bytes, float]:
-    """Send `data` (byte by byte with `pause` between, if given); everything the server says until it closes."""
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            if pause:
-                for i in range(len(data)):
-                    sock.sendall(data[i:i + 1])
-                    time.sleep(pause)
-            else:
-                sock.sendall(data)
-        except OSError:
-            pass
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks), time.monotonic() - started
 
 
 def _statuses(answer: bytes) -> list[int]:
@@ -70,27 +46,11 @@ def _csv(rows: np.ndarray) -> bytes:
 
 
 def test_half_sent_header_blocks_are_closed_after_the_deadline(limited: ModelServer, rf_model) -> None:
-    held = []
-    for _ in range(300):
-        sock = socket.create_connection(("127.0.0.1", limited.port))
-        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n")
-        held.append(sock)
+    held = half_sent(limited.port, 300, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n")
     try:
         assert limited.invoke(_csv(rf_model.rows[:1])).status == 200  # still serving meanwhile
-
-        def all_closed() -> bool:
-            for sock in held:
-                sock.settimeout(0.01)
-                try:
-                    if sock.recv(4096) == b"":
-                        continue
-                except TimeoutError:
-                    return False
-                except OSError:
-                    continue
-            return True
-
-        assert wait_until(all_closed, 10), "half-sent connections were still open 10 s after a 1 s deadline"
+        assert wait_until(lambda: all(closed_by_peer(s) for s in held), 10), \
+            "half-sent connections were still open 10 s after a 1 s deadline"
     finally:
         for sock in held:
             sock.close()
@@ -98,18 +58,18 @@ def test_half_sent_header_blocks_are_closed_after_the_deadline(limited: ModelSer
 
 
 def test_a_header_block_sent_slowly_gets_408(limited: ModelServer) -> None:
-    answer, seconds = _exchange(limited.port, b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100, pause=0.05)
+    answer, seconds = exchange(limited.port, b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100, pause=0.05)
     assert _statuses(answer) == [408]
     assert seconds < 5
 
 
 def test_oversize_headers_get_431_at_once(limited: ModelServer) -> None:
     block = b"POST /invocations HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * (4 * 1024 * 1024) + b"\r\n\r\n"
-    answer, seconds = _exchange(limited.port, block)
+    answer, seconds = exchange(limited.port, block)
     assert _statuses(answer) == [431]
     assert seconds < 5
     many = b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(2000)) + b"\r\n"
-    assert _statuses(_exchange(limited.port, many)[0]) == [431]
+    assert _statuses(exchange(limited.port, many)[0]) == [431]
     assert limited.healthy()
 
 
@@ -117,7 +77,7 @@ def test_oversize_headers_get_431_at_once(limited: ModelServer) -> None:
 def test_a_chunk_declaring_more_than_the_payload_limit_gets_413_at_once(limited: ModelServer, size: bytes) -> None:
     request = (b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
                + size + b"\r\n1,2,3")
-    answer, seconds = _exchange(limited.port, request)
+    answer, seconds = exchange(limited.port, request)
     assert _statuses(answer) == [413]
     assert seconds < 5
     assert limited.healthy()
@@ -130,7 +90,7 @@ def test_chunked_bodies_still_work_split_anywhere(limited: ModelServer, rf_model
                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\nX-Trailer: t\r\n\r\n")
     expected = rf_model.predict(rf_model.rows[:3]).tolist()
     for pause in (0.0, 0.001):
-        answer, _ = _exchange(limited.port, request, pause=pause)
+        answer, _ = exchange(limited.port, request, pause=pause)
         assert _statuses(answer) == [200], answer[:300]
         values = [float(v) for v in answer.split(b"\r\n\r\n", 1)[1].decode().split()]
         assert values == expected
@@ -143,7 +103,7 @@ def test_pipelined_requests_are_each_answered(limited: ModelServer, rf_model) ->
     chunked = (b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n"
                b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
     last = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    answer, _ = _exchange(limited.port, one + chunked + one + last)
+    answer, _ = exchange(limited.port, one + chunked + one + last)
     assert _statuses(answer) == [200, 200, 200, 200]
 
 
