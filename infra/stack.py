@@ -1,17 +1,73 @@
-"""The sagestack stack: one construct per concern, wired together here."""
+"""The sagestack stack: one construct per concern, wired together here, and the outputs the CLI reads."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.config import StageConfig
+from infra import outputs
+from infra.alerts import Alerts
+from infra.config import ModelToServe, StageConfig
+from infra.events import Events
+from infra.monitoring import Monitoring
+from infra.pipeline import PREFIX, TrainingPipeline
+from infra.registry import ModelRegistry
+from infra.roles import ExecutionRoles, allow_key, allow_objects
+from infra.serving import Serving
 from infra.storage import Storage
+from training.preprocess import FEATURES
 
 
 class SageStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, model: ModelToServe | None,
+                 **kwargs) -> None:
+        super().__init__(scope, construct_id, description=f"sagestack {config.name}: taxi trip-duration MLOps",
+                         **kwargs)
+        self.config = config
         self.storage = Storage(self, "Storage", config=config)
-        cdk.CfnOutput(self, "DataBucket", value=self.storage.data.bucket_name)
-        cdk.CfnOutput(self, "ArtifactsBucket", value=self.storage.artifacts.bucket_name)
+        self.registry = ModelRegistry(self, "Registry", config=config)
+        self.roles = ExecutionRoles(self, "Roles", config=config)
+        s, r = self.storage, self.roles
+        allow_objects(r.pipeline, s.data, f"{PREFIX}/")
+        allow_objects(r.pipeline, s.artifacts, f"{PREFIX}/", write=True)
+        allow_objects(r.model, s.artifacts, f"{PREFIX}/runs/")
+        allow_objects(r.model, s.capture, write=True)
+        allow_key(r.pipeline, s.key, encrypt=True)
+        allow_key(r.model, s.key, encrypt=True)
+        self.pipeline = TrainingPipeline(self, "Pipeline", config=config, storage=s,
+                                         model_package_group=self.registry.group_name, pipeline_role=r.pipeline,
+                                         model_role=r.model)
+        self.alerts = Alerts(self, "Alerts", config=config, key=s.key)
+        self.monitoring = Monitoring(self, "Monitoring", config=config, topic=self.alerts.topic,
+                                     features=list(FEATURES))
+        self.events = Events(self, "Events", config=config, pipeline_arn=self.pipeline.arn,
+                             model_package_group=self.registry.group_name, role=r.events, topic=self.alerts.topic)
+        if self.events.retraining is not None:
+            self.events.retraining.node.add_dependency(self.pipeline.pipeline)
+        self.serving = None
+        if model is not None:
+            self.serving = Serving(self, "Serving", config=config, model=model, role=r.model, key=s.key,
+                                   capture_bucket=s.capture)
+        self._outputs(model)
+
+    def _outputs(self, model: ModelToServe | None) -> None:
+        s, r, c = self.storage, self.roles, self.config
+        values = {
+            outputs.DATA_BUCKET: s.data.bucket_name,
+            outputs.ARTIFACTS_BUCKET: s.artifacts.bucket_name,
+            outputs.CAPTURE_BUCKET: s.capture.bucket_name,
+            outputs.KEY_ARN: s.key.key_arn,
+            outputs.PIPELINE_ROLE_ARN: r.pipeline.role_arn,
+            outputs.MODEL_ROLE_ARN: r.model.role_arn,
+            outputs.PIPELINE_NAME: c.pipeline_name,
+            outputs.MODEL_PACKAGE_GROUP: self.registry.group_name,
+            outputs.ENDPOINT_NAME: c.endpoint_name,
+            outputs.ALERT_TOPIC_ARN: self.alerts.topic.topic_arn,
+            outputs.ALERT_QUEUE_URL: self.alerts.queue.queue_url,
+            outputs.DASHBOARD: c.prefix,
+            outputs.WORKLOAD_PREFIX: PREFIX,
+        }
+        if model is not None:
+            values[outputs.SERVED_MODEL_PACKAGE] = model.package_arn
+        for key, value in values.items():
+            cdk.CfnOutput(self, key, value=value)

@@ -18,16 +18,24 @@ _installed = False
 
 
 def install(data_dir: Path) -> None:
-    """Install our SageMaker backend into moto (idempotent)."""
+    """Install our backends (SageMaker, CloudFormation, S3) and resource types into moto (idempotent)."""
     global _installed
     settings.set_data_dir(data_dir)
     if _installed:
         return
+    from moto.cloudformation import models as cloudformation
+    from moto.s3 import models as s3
     from moto.sagemaker import models
 
+    from localcloud.cloudformation import install as install_resource_types
+    from localcloud.cloudformation.backend import LocalCloudFormationBackend
+    from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     models.sagemaker_backends.backend = LocalSageMakerBackend
+    cloudformation.cloudformation_backends.backend = LocalCloudFormationBackend
+    s3.s3_backends.backend = LocalS3Backend
+    install_resource_types()
     _installed = True
 
 

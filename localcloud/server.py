@@ -145,6 +145,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # AWS managed policies (AdministratorAccess, ...) exist, so templates can attach them (0.1 s, once).
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         # A server has no use for the user's profile, and moto's botocore sessions fail on one it cannot find.
         if os.environ.pop(variable, None) is not None:

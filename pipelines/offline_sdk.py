@@ -22,8 +22,10 @@ build definitions while other threads of the same process make AWS calls.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -93,11 +95,28 @@ def hermetic_sdk(region: str) -> Iterator[None]:
     if "sagemaker.mlops.workflow.pipeline" not in sys.modules:
         # First import: its import-time clients find these and look no further.
         env |= {"AWS_ACCESS_KEY_ID": PLACEHOLDER_KEY_ID, "AWS_SECRET_ACCESS_KEY": PLACEHOLDER_SECRET}
-    with _environment(env, cleared=_CLEARED):
+    with _environment(env, cleared=_CLEARED), _quiet():
         import sagemaker.mlops.workflow.pipeline  # noqa: F401  (the import is the point)
 
         with _config_checked_once():
             yield
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The SDK narrates every build (config files skipped, job names popped) on loggers with levels of
+    their own; only errors matter while it merely compiles a definition."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # "Running within a PipelineSession, there will be No Wait, ...": building is all we do.
+            warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
+            # ... nor about its own modules having moved (shims it imports itself)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sagemaker(\.|$)")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def pipeline_session(region: str, bucket: str) -> Any:

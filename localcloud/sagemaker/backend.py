@@ -450,6 +450,16 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         return super().create_model(model_name, execution_role_arn, primary_container, vpc_config,
                                     containers, tags)
 
+    def delete_model_package_group(self, model_package_group_name: str) -> None:
+        """moto has no DeleteModelPackageGroup; AWS refuses to delete a group that still holds packages."""
+        group = self.describe_model_package_group(model_package_group_name)
+        held = [p for p in self.model_packages.values()
+                if getattr(p, "model_package_group_name", None) == group.model_package_group_name]
+        if held:
+            raise ValidationError(f"Model package group {group.model_package_group_name} contains {len(held)} model "
+                                  f"package(s); delete them before the group.")
+        del self.model_package_groups[group.model_package_group_name]
+
     def create_model_package(self, **kwargs: Any) -> str:  # type: ignore[override]
         arn = super().create_model_package(**kwargs)
         events.model_package_changed(self.model_packages[arn], self.region_name, self.account_id)

@@ -51,3 +51,7 @@ class LocalSageMakerResponse(SageMakerResponse):
     def retry_pipeline_execution(self) -> ActionResult:
         arn = self.sagemaker_backend.retry_pipeline_execution(self._get_param("PipelineExecutionArn"))
         return ActionResult({"PipelineExecutionArn": arn})
+
+    def delete_model_package_group(self) -> ActionResult:
+        self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
+        return EmptyResult()

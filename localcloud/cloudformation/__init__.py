@@ -1,0 +1,18 @@
+"""CloudFormation in localcloud: moto's template engine, with the stack lifecycle and resource types it lacks.
+
+moto parses templates, resolves intrinsic functions and calls each resource type's
+`create/update/delete_from_cloudformation_json`. This package adds what deploying real CDK apps
+with the real CDK CLI needs: templates fetched from any S3 URL form, change sets that behave as
+AWS's do, and the resource types moto skips, each in a module named after its service, each
+creating the resource through that service's own backend so that it really exists.
+"""
+
+
+def install() -> None:
+    """Register our resource types with moto's CloudFormation (they replace moto's for the same type)."""
+    from moto.cloudformation import parsing
+
+    from localcloud.cloudformation import autoscaling, cloudwatch, iam, s3, sagemaker, sns, sqs  # noqa: F401
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()

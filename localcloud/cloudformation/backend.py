@@ -1,0 +1,305 @@
+"""Our CloudFormation backend: stacks and change sets as AWS runs them, on moto's template engine.
+
+Where we differ from moto (whose stack operations are synchronous, never roll back, and look
+change sets up by name across all stacks):
+
+- CreateStack, UpdateStack, DeleteStack and ExecuteChangeSet start the operation and return;
+  `engine.Runner` carries it out on its own thread, resource by resource, with events, and rolls
+  back on failure, as the CDK CLI expects to watch it do;
+- change sets belong to a stack (the CDK CLI names every one `cdk-deploy-change-set`), a missing
+  one is `ChangeSetNotFound` (moto's "stack does not exist" made the CLI wait forever), one with
+  nothing to change is FAILED with AWS's reason, and one whose template cannot be deployed
+  (syntax, unsupported resource types) is FAILED saying why;
+- `UsePreviousValue` reuses the parameter value as given, not as resolved (the CDK's
+  BootstrapVersion is an SSM parameter *name*), and exports appear when a stack completes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend
+from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, yaml_tag_constructor
+
+from localcloud.cloudformation import urls
+from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, unsupported_types
+
+log = logging.getLogger("localcloud.cloudformation")
+
+NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
+              "change set.")
+
+
+class ChangeSetNotFound(CloudFormationError):
+    code = "ChangeSetNotFoundException"
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML's safe loader, plus CloudFormation's short-form tags (`!Ref`, `!GetAtt`, `!Sub`, ...)."""
+
+
+_TemplateLoader.add_multi_constructor("!", yaml_tag_constructor)
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """A template's JSON or YAML (CloudFormation's short-form tags included); ValidationError if neither.
+
+    Never YAML's full loader: a template is data, and that loader can build Python objects.
+    """
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        try:
+            loaded = yaml.load(text, Loader=_TemplateLoader)
+        except yaml.YAMLError as e:
+            raise ValidationError(message=f"Template format error: {str(e).splitlines()[0]}") from None
+    if not isinstance(loaded, dict):
+        raise ValidationError(message="Template format error: the template must be a JSON or YAML object")
+    if not isinstance(loaded.get("Resources"), dict) or not loaded["Resources"]:
+        raise ValidationError(message="Template format error: At least one Resources member must be defined.")
+    return loaded
+
+
+class LocalCloudFormationBackend(CloudFormationBackend):
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.threads: dict[str, threading.Thread] = {}
+
+    @property
+    def _url_module(self) -> Any:  # type: ignore[override]
+        return urls
+
+    # ---------------------------------------------------------------------------------------- helpers
+    def _new_stack(self, name: str, parameters: dict[str, Any], tags: dict[str, str] | None,
+                   notification_arns: list[str] | None, role_arn: str | None) -> Stack:
+        stack = Stack(stack_id=generate_stack_id(name, self.region_name, self.account_id), name=name, template={},
+                      parameters=parameters, account_id=self.account_id, region_name=self.region_name,
+                      notification_arns=notification_arns, tags=tags, role_arn=role_arn,
+                      cross_stack_resources=self.exports)
+        self.stacks[stack.stack_id] = stack
+        return stack
+
+    def _live_stack(self, name_or_id: str) -> Stack | None:
+        for stack in self.stacks.values():
+            if stack.name == name_or_id or stack.stack_id == name_or_id:
+                return stack  # type: ignore[return-value]
+        return None
+
+    def _run(self, stack: Stack, work: Callable[[Runner], Any], after: Callable[[], None] | None = None) -> None:
+        """Carry out one operation on its own thread; the API call that started it has already returned."""
+        runner = Runner(stack, self.exports)
+
+        def run() -> None:
+            with stack.lock:
+                try:
+                    work(runner)
+                except Exception:  # the runner catches what resources raise; this is a bug of ours
+                    log.exception("stack operation on %s failed", stack.name)
+                    stack.set_status(f"{stack.status.split('_')[0]}_FAILED", "Internal failure (see localcloud's log)")
+                if after is not None:
+                    after()
+
+        thread = threading.Thread(target=run, name=f"stack-{stack.name}", daemon=True)
+        self.threads[stack.stack_id] = thread
+        thread.start()
+
+    def _publish_exports(self, stack: Stack) -> None:
+        if stack.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+                del self.exports[name]
+            for export in stack.exports:
+                self.exports[export.name] = export
+
+    @staticmethod
+    def _check_idle(stack: Stack, verb: str) -> None:
+        if stack.status in IN_PROGRESS:
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be {verb}.")
+
+    def _parameters(self, given: list[dict[str, Any]], previous: Stack | None) -> dict[str, Any]:
+        values = {}
+        for parameter in given or []:
+            key = parameter["ParameterKey"]
+            if parameter.get("UsePreviousValue"):
+                if previous is None or key not in previous.input_parameters:
+                    if previous is not None and key in (previous.template_dict.get("Parameters") or {}):
+                        continue  # it had its default; it keeps it
+                    raise ValidationError(message=f"Invalid input for parameter key {key}. Cannot specify "
+                                                  f"usePreviousValue as true for a parameter key not in the "
+                                                  f"previous template")
+                values[key] = previous.input_parameters[key]
+            else:
+                values[key] = parameter.get("ParameterValue")
+        return values
+
+    # ---------------------------------------------------------------------------------------- stacks
+    def create_stack(self, name: str, template: str, parameters: dict[str, Any],  # type: ignore[override]
+                     notification_arns: list[str] | None = None, tags: dict[str, str] | None = None,
+                     role_arn: str | None = None, **_: Any) -> Stack:
+        if self._live_stack(name) is not None:
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        document = parse_template(template)
+        unsupported = unsupported_types(document)
+        if unsupported:
+            raise ValidationError(message=f"Template format error: localcloud does not support resource type(s) "
+                                          f"{', '.join(unsupported)} yet")
+        stack = self._new_stack(name, parameters, tags, notification_arns, role_arn)
+        self._run(stack, lambda r: r.create(document, template, parameters), lambda: self._publish_exports(stack))
+        return stack
+
+    def update_stack_request(self, name: str, template: str, parameters: list[dict[str, Any]],
+                             role_arn: str | None, tags: dict[str, str] | None) -> Stack:
+        stack = self._live_stack(name)
+        if stack is None:
+            raise ValidationError(name)
+        self._check_idle(stack, "updated")
+        if stack.status in ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"):
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+        document = parse_template(template)
+        values = self._parameters(parameters, stack)
+        if stack.template == template and values == stack.input_parameters:
+            raise ValidationError(message="No updates are to be performed.")
+        if tags is not None:
+            stack.tags = tags
+        self._run(stack, lambda r: r.update(document, template, values), lambda: self._publish_exports(stack))
+        return stack
+
+    def delete_stack(self, name_or_stack_id: str) -> None:
+        stack = self._live_stack(name_or_stack_id)
+        if stack is None:
+            return  # AWS: deleting a stack that does not exist succeeds
+        self._check_idle(stack, "deleted")
+
+        def gone() -> None:
+            if stack.status == "DELETE_COMPLETE":
+                self.stacks.pop(stack.stack_id, None)
+                self.deleted_stacks[stack.stack_id] = stack
+                for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+                    del self.exports[name]
+                for change_set_id in [i for i, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
+                    del self.change_sets[change_set_id]
+
+        if not stack.resource_map._parsed_resources or stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
+            stack.set_status("DELETE_IN_PROGRESS", "User Initiated")
+            stack.set_status("DELETE_COMPLETE")
+            gone()
+            return
+        self._run(stack, lambda r: r.delete(), gone)
+
+    # ---------------------------------------------------------------------------------------- change sets
+    def create_change_set(self, stack_name: str, change_set_name: str, template: str,  # type: ignore[override]
+                          parameters: list[dict[str, Any]], description: str, change_set_type: str,
+                          notification_arns: list[str] | None = None, tags: dict[str, str] | None = None,
+                          role_arn: str | None = None, **_: Any) -> tuple[str, str]:
+        if not change_set_name or not change_set_name[0].isalpha() or len(change_set_name) > 128 or not all(
+                c.isalnum() or c == "-" for c in change_set_name):
+            raise ValidationError(message=f"Invalid change set name: {change_set_name!r}")
+        stack = self._live_stack(stack_name)
+        if change_set_type == "CREATE":
+            if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
+                raise AlreadyExistsException(f"Stack [{stack_name}] already exists and cannot be created again with "
+                                             f"the changeSet [{change_set_name}].")
+            values = self._parameters(parameters, None)
+            if stack is None:
+                stack = self._new_stack(stack_name, values, tags, notification_arns, role_arn)
+                stack.set_status("REVIEW_IN_PROGRESS", "User Initiated")
+        elif change_set_type == "UPDATE":
+            if stack is None:
+                raise ValidationError(stack_name)
+            if stack.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE") or stack.status in IN_PROGRESS:
+                raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
+                                              f"updated.")
+            values = self._parameters(parameters, stack)
+        else:
+            raise ValidationError(message=f"ChangeSetType {change_set_type!r} is not supported (CREATE or UPDATE)")
+        for existing in self.change_sets.values():
+            if existing.stack_id == stack.stack_id and existing.change_set_name == change_set_name:
+                raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")
+        change_set_id = generate_changeset_id(change_set_name, self.region_name, self.account_id)
+        status, reason = "CREATE_COMPLETE", None
+        try:
+            document = parse_template(template)
+            unsupported = unsupported_types(document)
+            if unsupported:
+                raise ValidationError(message=f"localcloud does not support resource type(s) "
+                                              f"{', '.join(unsupported)} yet")
+        except ValidationError as e:
+            status, reason, document = "FAILED", e.message, {"Resources": {}}
+        change_set = _PreparedChangeSet(change_set_type, change_set_id, change_set_name, stack, template, document,
+                                        values, description, notification_arns, tags, role_arn)
+        if status == "CREATE_COMPLETE" and change_set_type == "UPDATE" and stack.template == template \
+                and values == stack.input_parameters:
+            status, reason = "FAILED", NO_CHANGES
+        change_set.status, change_set.status_reason = status, reason
+        change_set.execution_status = "AVAILABLE" if status == "CREATE_COMPLETE" else "UNAVAILABLE"
+        self.change_sets[change_set_id] = change_set
+        return change_set_id, stack.stack_id
+
+    def find_change_set(self, change_set_name: str, stack_name: str | None = None) -> ChangeSet:
+        if change_set_name in self.change_sets:
+            return self.change_sets[change_set_name]
+        stack = self._live_stack(stack_name) if stack_name else None
+        for change_set in self.change_sets.values():
+            if change_set.change_set_name == change_set_name and (stack is None or change_set.stack_id ==
+                                                                   stack.stack_id):
+                return change_set
+        raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
+
+    def describe_change_set(self, change_set_name: str, stack_name: str | None = None) -> ChangeSet:  # type: ignore[override]
+        return self.find_change_set(change_set_name, stack_name)
+
+    def delete_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:  # type: ignore[override]
+        change_set = self.find_change_set(change_set_name, stack_name)
+        if change_set.execution_status == "EXECUTE_IN_PROGRESS":
+            raise ValidationError(message=f"ChangeSet [{change_set_name}] is being executed and cannot be deleted")
+        del self.change_sets[change_set.change_set_id]
+
+    def list_change_sets_of(self, stack_name: str) -> list[ChangeSet]:
+        stack = self._live_stack(stack_name)
+        if stack is None:
+            raise ValidationError(stack_name)
+        return [c for c in self.change_sets.values() if c.stack_id == stack.stack_id]
+
+    def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:  # type: ignore[override]
+        change_set = self.find_change_set(change_set_name, stack_name)
+        if change_set.execution_status != "AVAILABLE":
+            raise ValidationError(message=f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current "
+                                          f"status of [{change_set.status}]")
+        stack: Stack = change_set.stack  # type: ignore[assignment]
+        self._check_idle(stack, "updated")
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        assert isinstance(change_set, _PreparedChangeSet)
+        document, text, values = change_set.document, change_set.template, change_set.parameters
+
+        def finished() -> None:
+            change_set.execution_status = "EXECUTE_COMPLETE" if stack.status.endswith("_COMPLETE") and \
+                "ROLLBACK" not in stack.status else "EXECUTE_FAILED"
+            for change_set_id in [i for i, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
+                if self.change_sets[change_set_id] is not change_set:
+                    del self.change_sets[change_set_id]
+            self._publish_exports(stack)
+
+        if change_set.change_set_type == "CREATE":
+            self._run(stack, lambda r: r.create(document, text, values), finished)
+        else:
+            self._run(stack, lambda r: r.update(document, text, values), finished)
+
+
+class _PreparedChangeSet(ChangeSet):
+    """moto's ChangeSet, holding the parsed template (or none, when it could not be parsed)."""
+
+    def __init__(self, change_set_type: str, change_set_id: str, change_set_name: str, stack: Stack, template: str,
+                 document: dict[str, Any], parameters: dict[str, Any], description: str,
+                 notification_arns: list[str] | None, tags: dict[str, str] | None, role_arn: str | None):
+        self.document = document
+        super().__init__(change_set_type=change_set_type, change_set_id=change_set_id, change_set_name=change_set_name,
+                         stack=stack, template=template, parameters=parameters, description=description,
+                         notification_arns=notification_arns, tags=tags, role_arn=role_arn)
+
+    def _parse_template(self) -> None:
+        self.template_dict = self.document

@@ -1,0 +1,66 @@
+"""AWS::CloudWatch::Alarm, which moto's CloudFormation skips: the alarm is put through moto's CloudWatch backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+
+from localcloud.cloudformation.resource import ResourceType
+
+
+def metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuery] | None:
+    """The `Metrics` of a metric-math alarm as moto's model holds them."""
+    if not metrics:
+        return None
+    queries = []
+    for metric in metrics:
+        stat = metric.get("MetricStat")
+        metric_stat = None
+        if stat:
+            inner = stat.get("Metric") or {}
+            dimensions = [Dimension(d["Name"], d["Value"]) for d in inner.get("Dimensions") or []]
+            metric_stat = MetricStat(Metric(inner.get("MetricName"), inner.get("Namespace"), dimensions),
+                                     stat.get("Period"), stat.get("Stat"), stat.get("Unit"))
+        queries.append(MetricDataQuery(metric["Id"], metric.get("Label"), metric.get("Period"),
+                                       metric.get("ReturnData"), metric.get("Expression"), metric_stat))
+    return queries
+
+
+class Alarm(ResourceType, CloudFormationModel):
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> Alarm:
+        alarm = cls._put(name, properties, account_id, region)
+        return cls(name, account_id, region, properties, {"Arn": alarm.alarm_arn})
+
+    @staticmethod
+    def _put(name: str, p: dict[str, Any], account_id: str, region: str) -> Any:
+        def number(key: str) -> int | None:
+            return int(p[key]) if p.get(key) is not None else None
+
+        return cloudwatch_backends[account_id][region].put_metric_alarm(
+            name=name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
+            period=number("Period"), threshold=float(p["Threshold"]) if p.get("Threshold") is not None else None,
+            statistic=p.get("Statistic"), description=p.get("AlarmDescription"), dimensions=p.get("Dimensions") or [],
+            alarm_actions=p.get("AlarmActions") or [], metric_data_queries=metric_queries(p.get("Metrics")),
+            datapoints_to_alarm=number("DatapointsToAlarm"), extended_statistic=p.get("ExtendedStatistic"),
+            ok_actions=p.get("OKActions") or [], insufficient_data_actions=p.get("InsufficientDataActions") or [],
+            unit=p.get("Unit"), actions_enabled=str(p.get("ActionsEnabled", True)).lower() != "false",
+            treat_missing_data=p.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=p.get("ThresholdMetricId"), tags=p.get("Tags") or [])
+
+    def update(self, name: str, properties: dict[str, Any]) -> Alarm | None:
+        if properties.get("AlarmName", self.physical_id) != self.physical_id:
+            return None
+        self._put(self.physical_id, properties, self.account_id, self.region)  # PutMetricAlarm replaces in place
+        self.properties = properties
+        return self
+
+    def remove(self) -> None:
+        cloudwatch_backends[self.account_id][self.region].delete_alarms([self.physical_id])

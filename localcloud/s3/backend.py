@@ -1,0 +1,29 @@
+"""Our S3 backend: moto's, whose buckets evaluate their policies with `policy.decide`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.iam.access_control import PermissionResult
+from moto.s3.models import FakeBucket, S3Backend
+
+from localcloud.s3.policy import Decision, decide
+
+_RESULT = {Decision.ALLOW: PermissionResult.PERMITTED, Decision.DENY: PermissionResult.DENIED,
+           Decision.NONE: PermissionResult.NEUTRAL}
+
+
+class LocalBucket(FakeBucket):
+    """A bucket whose policy statements apply only when their conditions hold (moto denies instead)."""
+
+    def get_permission(self, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        return _RESULT[decide(self.policy, action, resource)]
+
+
+class LocalS3Backend(S3Backend):
+    def create_bucket(self, bucket_name: str, region_name: str, bucket_namespace: str | None = None) -> FakeBucket:
+        bucket = super().create_bucket(bucket_name, region_name, bucket_namespace)
+        bucket.__class__ = LocalBucket  # same state, our policy evaluation; moto builds the instance itself
+        return bucket

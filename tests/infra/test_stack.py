@@ -1,0 +1,246 @@
+"""The CDK app, synthesized in-process and checked with aws_cdk.assertions: every concern and its security."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.app import build
+from infra.config import STAGES
+from training.preprocess import FEATURES
+
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/sagestack-local-taxi-duration-0/3"
+PIN = "ab" * 32
+
+
+def synth(**context: Any) -> Template:
+    app = cdk.App(context={"sagestack:stage": "local", **context})
+    return Template.from_stack(build(app))
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return synth()
+
+
+@pytest.fixture(scope="module")
+def serving() -> Template:
+    return synth(**{"sagestack:modelPackageArn": PACKAGE, "sagestack:modelSha256": PIN})
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    return template.find_resources(kind)
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+def test_key_rotates_and_lets_alarms_use_it_only_through_sns(template: Template) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    [key] = resources(template, "AWS::KMS::Key").values()
+    [alarms] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
+    assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert set(alarms["Condition"]["StringEquals"]) == {"kms:ViaService", "aws:SourceAccount"}
+
+
+def test_data_artifacts_and_capture_buckets_are_encrypted_private_and_logged(template: Template) -> None:
+    buckets = template.find_resources("AWS::S3::Bucket", {"Properties": {"BucketEncryption": {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}}})
+    assert len(buckets) == 3
+    for bucket in buckets.values():
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}
+        assert "LoggingConfiguration" in bucket["Properties"]
+    versioned = [b for b in buckets.values() if b["Properties"].get("VersioningConfiguration")]
+    assert len(versioned) == 1  # the artifacts: a registered package keeps pointing at its bytes
+
+
+def test_capture_expires_and_old_artifact_versions_expire(template: Template) -> None:
+    rules = [r for b in resources(template, "AWS::S3::Bucket").values()
+             for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])]
+    assert {"ExpirationInDays": STAGES["local"].capture_retention_days, "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}} in rules
+    assert any(r.get("NoncurrentVersionExpiration") == {"NoncurrentDays": 90} for r in rules)
+
+
+def test_every_bucket_refuses_plain_http(template: Template) -> None:
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    assert len(policies) == 4
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in statements)
+
+
+def test_local_stage_does_not_retain_data_and_prod_does() -> None:
+    synth().has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+    prod = Template.from_stack(build(cdk.App(context={"sagestack:stage": "prod"})))
+    prod.all_resources("AWS::S3::Bucket", Match.object_like({"DeletionPolicy": "Retain"}))
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    return [s for p in resources(template, "AWS::IAM::Policy").values()
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_no_policy_grants_a_wildcard_action(template: Template, serving: Template) -> None:
+    for statement in _statements(template) + _statements(serving):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a == "*" or a.endswith(":*") or "*" in a for a in actions), statement
+        if statement.get("Resource") == "*":
+            assert set(actions) <= {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}, statement
+
+
+def test_metrics_are_limited_to_sagemaker_namespaces(template: Template) -> None:
+    metrics = [s for s in _statements(template) if s["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics and all(s["Condition"]["StringLike"]["cloudwatch:namespace"] for s in metrics)
+
+
+def test_roles_are_assumed_by_the_services_that_use_them(template: Template) -> None:
+    principals = sorted(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+                        for r in resources(template, "AWS::IAM::Role").values())
+    assert principals == ["events.amazonaws.com", "sagemaker.amazonaws.com", "sagemaker.amazonaws.com"]
+
+
+def test_the_pipeline_role_passes_only_itself_and_only_to_sagemaker(template: Template) -> None:
+    [passing] = [s for s in _statements(template) if s["Action"] == "iam:PassRole"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+# ------------------------------------------------------------------------------------------ pipeline, registry
+
+
+def test_the_pipeline_definition_comes_from_pipelines_with_real_names(template: Template) -> None:
+    [pipeline] = resources(template, "AWS::SageMaker::Pipeline").values()
+    props = pipeline["Properties"]
+    assert props["PipelineName"] == STAGES["local"].pipeline_name
+    body = props["PipelineDefinition"]["PipelineDefinitionBody"]
+    text = json.dumps(body)
+    assert "placeholder" not in text
+    literal = "".join(part for part in body["Fn::Join"][1] if isinstance(part, str))
+    assert '"Name":"Preprocess"' in literal and '"Name":"RmseGate"' in literal
+    assert "cdk-hnb659fds-assets-123456789012-us-east-1" in literal  # job code lives in CDK assets
+
+
+def test_job_code_ships_as_content_hashed_assets() -> None:
+    app = cdk.App(context={"sagestack:stage": "local"})
+    stack = build(app)
+    assembly = app.synth()
+    manifest = json.loads(Path(assembly.directory, f"{stack.stack_name}.assets.json").read_text())
+    files = manifest["files"]
+    names = {f["source"]["path"].rsplit(".", 1)[-1] for f in files.values()}
+    assert {"py", "gz", "json"} <= names  # scripts, source tarballs, the template
+    keys = [d["objectKey"] for f in files.values() for d in f["destinations"].values()]
+    assert all(re.fullmatch(r"[0-9a-f]{64}\.(py|gz|json)", k) for k in keys), keys
+
+
+def test_model_package_group_is_retained_with_a_per_stack_name(template: Template) -> None:
+    template.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain"})
+    [group] = resources(template, "AWS::SageMaker::ModelPackageGroup").values()
+    assert "AWS::StackId" in json.dumps(group["Properties"]["ModelPackageGroupName"])
+
+
+# ------------------------------------------------------------------------------------------ serving
+
+
+def test_no_endpoint_until_a_package_is_named(template: Template) -> None:
+    template.resource_count_is("AWS::SageMaker::Endpoint", 0)
+    with pytest.raises(ValueError, match="give both"):
+        synth(**{"sagestack:modelPackageArn": PACKAGE})
+    with pytest.raises(ValueError, match="not a lower-case hex sha256"):
+        synth(**{"sagestack:modelPackageArn": PACKAGE, "sagestack:modelSha256": "nope"})
+
+
+def test_the_endpoint_serves_the_package_with_its_pin_capture_and_kms(serving: Template) -> None:
+    serving.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": {
+        "ModelPackageName": PACKAGE, "Environment": {"SAGESTACK_MODEL_SHA256": PIN}}})
+    serving.has_resource_properties("AWS::SageMaker::EndpointConfig", {
+        "KmsKeyId": Match.any_value(),
+        "DataCaptureConfig": Match.object_like({"EnableCapture": True, "InitialSamplingPercentage": 100,
+                                                "KmsKeyId": Match.any_value()})})
+    serving.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": STAGES["local"].endpoint_name})
+
+
+def test_the_endpoint_scales_on_invocations_per_instance(serving: Template) -> None:
+    serving.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
+        "MinCapacity": 1, "MaxCapacity": 2, "ServiceNamespace": "sagemaker",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"})
+    serving.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "TargetTrackingScalingPolicyConfiguration": Match.object_like({"PredefinedMetricSpecification": {
+            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})})
+
+
+# ------------------------------------------------------------------------------------------ monitoring, alerts
+
+
+def test_alarms_watch_errors_latency_drift_and_quality_and_notify_both_ways(template: Template) -> None:
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm")
+              .values()}
+    prefix = STAGES["local"].prefix
+    assert set(alarms) == {f"{prefix}-endpoint-5xx", f"{prefix}-endpoint-latency-p99", f"{prefix}-data-drift",
+                           f"{prefix}-model-quality-rmse"}
+    assert alarms[f"{prefix}-endpoint-5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms[f"{prefix}-endpoint-latency-p99"]["ExtendedStatistic"] == "p99"
+    drift = alarms[f"{prefix}-data-drift"]["Metrics"]
+    drifted = {m["MetricStat"]["Metric"]["MetricName"] for m in drift if "MetricStat" in m}
+    assert drifted == {f"feature_baseline_drift_{f}" for f in FEATURES}
+    assert alarms[f"{prefix}-model-quality-rmse"]["Namespace"] == "aws/sagemaker/Endpoints/model-metrics"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] and alarm["OKActions"]
+
+
+def test_alerts_go_to_an_encrypted_topic_with_a_queue_subscribed(template: Template) -> None:
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "sqs", "RawMessageDelivery": True})
+    template.has_resource_properties("AWS::SQS::Queue", {"KmsMasterKeyId": Match.any_value(),
+                                                         "RedrivePolicy": Match.any_value()})
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_alert_emails_come_from_the_stage_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setitem(STAGES, "local", replace(STAGES["local"], alert_emails=("ops@example.com",)))
+    synth().has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    with pytest.raises(ValueError, match="is not an email address"):
+        replace(STAGES["local"], alert_emails=("nope",))
+
+
+def test_rules_retrain_on_a_schedule_and_announce_approvals_and_failures(template: Template) -> None:
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    prefix = STAGES["local"].prefix
+    retraining = rules[f"{prefix}-retraining"]
+    assert retraining["ScheduleExpression"] == STAGES["local"].retraining_schedule
+    [target] = retraining["Targets"]
+    assert target["SageMakerPipelineParameters"]["PipelineParameterList"] == [
+        {"Name": "ModelApprovalStatus", "Value": "PendingManualApproval"}]
+    assert "RoleArn" in target
+    approved = rules[f"{prefix}-model-approved"]["EventPattern"]
+    assert approved["detail-type"] == ["SageMaker Model Package State Change"]
+    assert approved["detail"]["ModelApprovalStatus"] == ["Approved"]
+    assert rules[f"{prefix}-pipeline-failed"]["EventPattern"]["detail"]["currentPipelineExecutionStatus"] == [
+        "Failed"]
+
+
+def test_outputs_name_everything_the_cli_reads(template: Template, serving: Template) -> None:
+    from infra import outputs
+
+    wanted = {v for k, v in vars(outputs).items() if k.isupper() and isinstance(v, str)}
+    assert wanted - {outputs.SERVED_MODEL_PACKAGE} <= set(template.find_outputs("*"))
+    assert wanted <= set(serving.find_outputs("*"))
+
+
+def test_unknown_stage_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown stage 'qa'; known stages: local, dev, prod"):
+        build(cdk.App(context={"sagestack:stage": "qa"}))
