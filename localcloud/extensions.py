@@ -18,7 +18,7 @@ _installed = False
 
 
 def install(data_dir: Path) -> None:
-    """Install our backends (SageMaker, CloudFormation, S3) and resource types into moto (idempotent)."""
+    """Install our backends (SageMaker, CloudFormation, S3), resource types and rule targets into moto (idempotent)."""
     global _installed
     settings.set_data_dir(data_dir)
     if _installed:
@@ -27,6 +27,7 @@ def install(data_dir: Path) -> None:
     from moto.s3 import models as s3
     from moto.sagemaker import models
 
+    from localcloud import eventbridge
     from localcloud.cloudformation import install as install_resource_types
     from localcloud.cloudformation.backend import LocalCloudFormationBackend
     from localcloud.s3.backend import LocalS3Backend
@@ -36,6 +37,7 @@ def install(data_dir: Path) -> None:
     cloudformation.cloudformation_backends.backend = LocalCloudFormationBackend
     s3.s3_backends.backend = LocalS3Backend
     install_resource_types()
+    eventbridge.install()
     _installed = True
 
 

@@ -31,10 +31,7 @@ class ScalableTarget(ResourceType, CloudFormationModel):
             p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"], int(p["MinCapacity"]),
             int(p["MaxCapacity"]), p.get("RoleARN", ""), p.get("SuspendedState"))
 
-    def update(self, name: str, properties: dict[str, Any]) -> ScalableTarget | None:
-        keys = ("ResourceId", "ScalableDimension", "ServiceNamespace")
-        if any(properties[k] != self.properties[k] for k in keys):
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> ScalableTarget:
         self._register(properties)
         self.properties = properties
         return self
@@ -57,8 +54,8 @@ class ScalingPolicy(ResourceType, CloudFormationModel):
             target["ScalableDimension"],
             properties.get("TargetTrackingScalingPolicyConfiguration") or properties.get(
                 "StepScalingPolicyConfiguration") or {}, properties.get("PolicyType"))
-        return cls(policy.policy_arn, account_id, region, {**properties, **target, "PolicyName": policy.policy_name},
-                   {"Arn": policy.policy_arn})
+        return cls(policy.policy_arn, account_id, region, properties,
+                   {"Arn": policy.policy_arn, "PolicyName": policy.policy_name, **target})
 
     @staticmethod
     def _target(properties: dict[str, Any]) -> dict[str, str]:
@@ -68,7 +65,7 @@ class ScalingPolicy(ResourceType, CloudFormationModel):
         return {k: properties[k] for k in ("ResourceId", "ScalableDimension", "ServiceNamespace")}
 
     def remove(self) -> None:
-        p = self.properties
+        p = self.attributes
         backend = _backend(self.account_id, self.region)
         try:
             backend.delete_scaling_policy(p["PolicyName"], p["ServiceNamespace"], p["ResourceId"],

@@ -10,6 +10,9 @@ change sets up by name across all stacks):
   one is `ChangeSetNotFound` (moto's "stack does not exist" made the CLI wait forever), one with
   nothing to change is FAILED with AWS's reason, and one whose template cannot be deployed
   (syntax, unsupported resource types) is FAILED saying why;
+- parameter values that break their constraints, and template rules that fail, are refused by
+  the call itself (preflight.py); deleting a change set by name succeeds whenever the stack
+  exists, as the CDK CLI expects before every deploy;
 - `UsePreviousValue` reuses the parameter value as given, not as resolved (the CDK's
   BootstrapVersion is an SSM parameter *name*), and exports appear when a stack completes.
 """
@@ -24,11 +27,12 @@ from typing import Any
 
 import yaml
 from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
-from moto.cloudformation.models import ChangeSet, CloudFormationBackend
+from moto.cloudformation.models import Change, ChangeSet, CloudFormationBackend
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, yaml_tag_constructor
+from moto.ssm.models import ssm_backends
 
-from localcloud.cloudformation import urls
-from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, unsupported_types
+from localcloud.cloudformation import preflight, urls
+from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, new_resource_map, plan, unsupported_types
 
 log = logging.getLogger("localcloud.cloudformation")
 
@@ -121,6 +125,18 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         if stack.status in IN_PROGRESS:
             raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be {verb}.")
 
+    def _preflight(self, document: dict[str, Any], values: dict[str, Any]) -> None:
+        """AWS's checks of parameter values and template rules, before anything starts (preflight.py)."""
+
+        def ssm_value(name: str) -> str | None:
+            try:
+                found = ssm_backends[self.account_id][self.region_name].get_parameter(name)
+            except Exception:  # a malformed name or version is simply not there
+                return None
+            return None if found is None else str(found.value)
+
+        preflight.check(document, values, ssm_value)
+
     def _parameters(self, given: list[dict[str, Any]], previous: Stack | None) -> dict[str, Any]:
         values = {}
         for parameter in given or []:
@@ -148,6 +164,7 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         if unsupported:
             raise ValidationError(message=f"Template format error: localcloud does not support resource type(s) "
                                           f"{', '.join(unsupported)} yet")
+        self._preflight(document, parameters)
         stack = self._new_stack(name, parameters, tags, notification_arns, role_arn)
         self._run(stack, lambda r: r.create(document, template, parameters), lambda: self._publish_exports(stack))
         return stack
@@ -162,6 +179,7 @@ class LocalCloudFormationBackend(CloudFormationBackend):
             raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
         document = parse_template(template)
         values = self._parameters(parameters, stack)
+        self._preflight(document, values)
         if stack.template == template and values == stack.input_parameters:
             raise ValidationError(message="No updates are to be performed.")
         if tags is not None:
@@ -199,12 +217,25 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         if not change_set_name or not change_set_name[0].isalpha() or len(change_set_name) > 128 or not all(
                 c.isalnum() or c == "-" for c in change_set_name):
             raise ValidationError(message=f"Invalid change set name: {change_set_name!r}")
+        # A template that cannot be deployed makes a FAILED change set that says why; bad parameter
+        # values or a failed rule are refused by the call itself, as AWS does.
+        status, reason = "CREATE_COMPLETE", None
+        try:
+            document = parse_template(template)
+            unsupported = unsupported_types(document)
+            if unsupported:
+                raise ValidationError(message=f"localcloud does not support resource type(s) "
+                                              f"{', '.join(unsupported)} yet")
+        except ValidationError as e:
+            status, reason, document = "FAILED", e.message, {"Resources": {}}
         stack = self._live_stack(stack_name)
         if change_set_type == "CREATE":
             if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
                 raise AlreadyExistsException(f"Stack [{stack_name}] already exists and cannot be created again with "
                                              f"the changeSet [{change_set_name}].")
             values = self._parameters(parameters, None)
+            if status == "CREATE_COMPLETE":
+                self._preflight(document, values)
             if stack is None:
                 stack = self._new_stack(stack_name, values, tags, notification_arns, role_arn)
                 stack.set_status("REVIEW_IN_PROGRESS", "User Initiated")
@@ -215,23 +246,16 @@ class LocalCloudFormationBackend(CloudFormationBackend):
                 raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
                                               f"updated.")
             values = self._parameters(parameters, stack)
+            if status == "CREATE_COMPLETE":
+                self._preflight(document, values)
         else:
             raise ValidationError(message=f"ChangeSetType {change_set_type!r} is not supported (CREATE or UPDATE)")
         for existing in self.change_sets.values():
             if existing.stack_id == stack.stack_id and existing.change_set_name == change_set_name:
                 raise AlreadyExistsException(f"ChangeSet [{change_set_name}] already exists")
         change_set_id = generate_changeset_id(change_set_name, self.region_name, self.account_id)
-        status, reason = "CREATE_COMPLETE", None
-        try:
-            document = parse_template(template)
-            unsupported = unsupported_types(document)
-            if unsupported:
-                raise ValidationError(message=f"localcloud does not support resource type(s) "
-                                              f"{', '.join(unsupported)} yet")
-        except ValidationError as e:
-            status, reason, document = "FAILED", e.message, {"Resources": {}}
         change_set = _PreparedChangeSet(change_set_type, change_set_id, change_set_name, stack, template, document,
-                                        values, description, notification_arns, tags, role_arn)
+                                        values, description, notification_arns, tags, role_arn, self.exports)
         if status == "CREATE_COMPLETE" and change_set_type == "UPDATE" and stack.template == template \
                 and values == stack.input_parameters:
             status, reason = "FAILED", NO_CHANGES
@@ -254,7 +278,13 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         return self.find_change_set(change_set_name, stack_name)
 
     def delete_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:  # type: ignore[override]
-        change_set = self.find_change_set(change_set_name, stack_name)
+        """As on AWS, deleting a change set by name succeeds whenever the stack exists (the CDK CLI relies on it)."""
+        try:
+            change_set = self.find_change_set(change_set_name, stack_name)
+        except ChangeSetNotFound:
+            if stack_name and self._live_stack(stack_name) is not None:
+                return
+            raise
         if change_set.execution_status == "EXECUTE_IN_PROGRESS":
             raise ValidationError(message=f"ChangeSet [{change_set_name}] is being executed and cannot be deleted")
         del self.change_sets[change_set.change_set_id]
@@ -291,15 +321,38 @@ class LocalCloudFormationBackend(CloudFormationBackend):
 
 
 class _PreparedChangeSet(ChangeSet):
-    """moto's ChangeSet, holding the parsed template (or none, when it could not be parsed)."""
+    """moto's ChangeSet, holding the parsed template (or none, when it could not be parsed).
+
+    Its changes are what executing it will do, worked out as the engine's update does (parameters
+    and conditions applied), so that `cdk deploy` and `describe-change-set` show the truth.
+    """
 
     def __init__(self, change_set_type: str, change_set_id: str, change_set_name: str, stack: Stack, template: str,
                  document: dict[str, Any], parameters: dict[str, Any], description: str,
-                 notification_arns: list[str] | None, tags: dict[str, str] | None, role_arn: str | None):
+                 notification_arns: list[str] | None, tags: dict[str, str] | None, role_arn: str | None,
+                 exports: dict[str, Any]):
         self.document = document
+        self.exports = exports
         super().__init__(change_set_type=change_set_type, change_set_id=change_set_id, change_set_name=change_set_name,
                          stack=stack, template=template, parameters=parameters, description=description,
                          notification_arns=notification_arns, tags=tags, role_arn=role_arn)
 
     def _parse_template(self) -> None:
         self.template_dict = self.document
+
+    def diff(self) -> list[Change]:
+        stack: Stack = self.stack  # type: ignore[assignment]
+        if not self.document.get("Resources"):
+            return []
+        try:
+            new_map = new_resource_map(stack, self.document, self.parameters, self.exports)
+            deployed = self.change_set_type == "UPDATE" and isinstance(stack.template_dict, dict)
+            planned = plan(stack.template_dict if deployed else {}, stack.resource_map if deployed else None,
+                           stack.input_parameters, self.document, new_map, self.parameters)
+        except Exception as e:  # the template fails to resolve: executing will say why, as a failed stack
+            log.info("change set %s: changes not worked out (%s)", self.change_set_name, e)
+            return []
+        types = {name: r.get("Type", "") for name, r in {**planned.existing, **planned.wanted}.items()}
+        actions = (("Add", planned.changes.add), ("Modify", planned.changes.modify),
+                   ("Remove", planned.changes.remove))
+        return [Change(action, name, types[name]) for action, names in actions for name in names]

@@ -55,9 +55,7 @@ class Alarm(ResourceType, CloudFormationModel):
             evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
             threshold_metric_id=p.get("ThresholdMetricId"), tags=p.get("Tags") or [])
 
-    def update(self, name: str, properties: dict[str, Any]) -> Alarm | None:
-        if properties.get("AlarmName", self.physical_id) != self.physical_id:
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> Alarm:
         self._put(self.physical_id, properties, self.account_id, self.region)  # PutMetricAlarm replaces in place
         self.properties = properties
         return self

@@ -30,13 +30,15 @@ from moto.cloudformation.models import Stack as MotoStack
 from moto.cloudformation.parsing import (
     OutputMap,
     ResourceMap,
+    clean_json,
     get_model_map,
     parse_and_create_resource,
     parse_and_delete_resource,
     parse_and_update_resource,
 )
 
-from localcloud.cloudformation import graph
+from localcloud.cloudformation import graph, schemas
+from localcloud.cloudformation.resource import ResourceFailed
 
 log = logging.getLogger("localcloud.cloudformation")
 
@@ -46,10 +48,6 @@ IN_PROGRESS = frozenset({"CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "DELETE_I
                          "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS",
                          "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"})
 RETAINED = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
-
-
-class ResourceFailed(Exception):
-    """A resource could not be provisioned; the message is its ResourceStatusReason."""
 
 
 @dataclass
@@ -130,6 +128,38 @@ def new_resource_map(stack: Stack, template: dict[str, Any], parameters: dict[st
     return resource_map
 
 
+def active(resources: dict[str, Any], resource_map: ResourceMap) -> dict[str, Any]:
+    """The resources that exist under this map's parameters: no Condition, or one that holds."""
+    return {name: resource for name, resource in resources.items()
+            if not resource.get("Condition") or resource_map.lazy_condition_map[resource["Condition"]]}
+
+
+def _outcomes(resource_map: ResourceMap) -> dict[str, bool]:
+    return {name: bool(resource_map.lazy_condition_map[name]) for name in resource_map.lazy_condition_map}
+
+
+@dataclass
+class Plan:
+    """What an update does: the resources before and after (conditions applied) and the changes between."""
+
+    existing: dict[str, Any]
+    wanted: dict[str, Any]
+    changes: graph.Changes
+
+
+def plan(old_template: dict[str, Any], old_map: ResourceMap | None, old_parameters: dict[str, Any],
+         new_template: dict[str, Any], new_map: ResourceMap, new_parameters: dict[str, Any]) -> Plan:
+    """Compare two deployments: old (None map: nothing deployed yet) and new, parameters and conditions applied."""
+    wanted = active(new_template.get("Resources") or {}, new_map)
+    if old_map is None:
+        return Plan({}, wanted, graph.diff({}, wanted))
+    existing = active(old_template.get("Resources") or {}, old_map)
+    was, now = _outcomes(old_map), _outcomes(new_map)
+    flipped = {name for name in set(was) | set(now) if was.get(name) != now.get(name)}
+    changed = {k for k in set(new_parameters) | set(old_parameters) if new_parameters.get(k) != old_parameters.get(k)}
+    return Plan(existing, wanted, graph.diff(existing, wanted, changed, flipped))
+
+
 def _reason(error: BaseException) -> str:
     message = getattr(error, "message", None) or getattr(error, "description", None) or str(error)
     code = getattr(error, "error_type", None) or getattr(error, "code", None)
@@ -160,6 +190,10 @@ class Runner:
             raise ResourceFailed(f"localcloud does not support resource type {kind} yet")
         replaced = False
         try:
+            invalid = schemas.problems(kind, clean_json(copy.deepcopy(resource.get("Properties") or {}), resource_map))
+            if invalid:
+                raise ResourceFailed(f"Properties validation failed for resource {logical_id} with message: "
+                                     + "; ".join(invalid))
             made = None
             if update:
                 made = parse_and_update_resource(logical_id, copy.deepcopy(resource), resource_map,
@@ -247,21 +281,23 @@ class Runner:
         old_template, old_text, old_map = stack.template_dict, stack.template, stack.resource_map
         old_resources = old_template.get("Resources") or {}
         new_resources = template.get("Resources") or {}
-        changed_parameters = {k for k in set(parameters) | set(stack.input_parameters)
-                              if parameters.get(k) != stack.input_parameters.get(k)}
-        changes = graph.diff(old_resources, new_resources, changed_parameters)
         done: list[tuple[str, str]] = []  # (logical id, "add" | "modify"), in the order they happened
         replaced: list[tuple[Any, dict[str, Any]]] = []  # old resources an update replaced, to delete at cleanup
         new_map = old_map
+        changes = graph.Changes()
         try:
             order = graph.creation_order(new_resources)
             new_map = new_resource_map(stack, template, parameters, self.exports)
+            planned = plan(old_template, old_map, stack.input_parameters, template, new_map, parameters)
+            new_resources, changes = planned.wanted, planned.changes
             for logical_id, instance in old_map._parsed_resources.items():
                 if logical_id in new_resources and hasattr(instance, "logical_resource_id"):
                     new_map._parsed_resources[logical_id] = instance
             stack.resource_map = new_map
             physical_changed: set[str] = set()
             for logical_id in order:
+                if logical_id not in new_resources:
+                    continue
                 resource = new_resources[logical_id]
                 kind = resource.get("Type", "")
                 if logical_id in changes.add:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-__all__ = ["Changes", "TemplateError", "creation_order", "diff", "references"]
+__all__ = ["Changes", "TemplateError", "conditions_used", "creation_order", "diff", "references"]
 
 _SUB_VARIABLE = re.compile(r"\$\{([^!][^}]*)\}")
 PSEUDO_PARAMETERS = frozenset({"AWS::AccountId", "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix",
@@ -55,6 +55,22 @@ def references(value: Any) -> set[str]:
                     continue
             stack.extend(item.values())
     return found - PSEUDO_PARAMETERS
+
+
+def conditions_used(value: Any) -> set[str]:
+    """The conditions `value` chooses between with Fn::If."""
+    found: set[str] = set()
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            arg = item.get("Fn::If") if len(item) == 1 else None
+            if isinstance(arg, list) and arg and isinstance(arg[0], str):
+                found.add(arg[0])
+            stack.extend(item.values())
+    return found
 
 
 def _depends_on(resource: Mapping[str, Any]) -> set[str]:
@@ -102,14 +118,20 @@ class Changes:
 
 
 def diff(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]],
-         changed_parameters: Iterable[str] = ()) -> Changes:
-    """What deploying `new` over `old` adds, modifies and removes (by logical id, in template order)."""
-    changed = set(changed_parameters)
+         changed_parameters: Iterable[str] = (), changed_conditions: Iterable[str] = ()) -> Changes:
+    """What deploying `new` over `old` adds, modifies and removes (by logical id, in template order).
+
+    `old` and `new` hold the resources that exist (their Condition true) before and after; a
+    resource is modified when its definition changed or it reads a parameter whose value, or
+    chooses (Fn::If) by a condition whose outcome, changed.
+    """
+    changed, flipped = set(changed_parameters), set(changed_conditions)
     changes = Changes()
     for name, resource in new.items():
+        properties = resource.get("Properties", {})
         if name not in old:
             changes.add.append(name)
-        elif old[name] != resource or references(resource.get("Properties", {})) & changed:
+        elif old[name] != resource or references(properties) & changed or conditions_used(properties) & flipped:
             changes.modify.append(name)
     changes.remove = [name for name in old if name not in new]
     return changes

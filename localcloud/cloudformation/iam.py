@@ -56,11 +56,8 @@ class Role(ResourceType, CloudFormationModel):
         for arn in sorted(new_managed - old_managed):
             backend.attach_role_policy(arn, name)
 
-    def update(self, name: str, properties: dict[str, Any]) -> Role | None:
+    def update(self, name: str, properties: dict[str, Any]) -> Role:
         old = self.properties
-        if properties.get("RoleName", self.physical_id) != self.physical_id or \
-                properties.get("Path", "/") != old.get("Path", "/"):
-            return None
         backend = self._backend
         if properties["AssumeRolePolicyDocument"] != old["AssumeRolePolicyDocument"]:
             backend.update_assume_role_policy(self.physical_id, _text(properties["AssumeRolePolicyDocument"]))

@@ -5,9 +5,11 @@ type is declared `class X(ResourceType, CloudFormationModel)`: this mixin suppli
 the type supplies `TYPE`, `create`, and optionally `update` and `remove`.
 
 Semantics, as CloudFormation's: `Ref` gives `physical_resource_id`; `Fn::GetAtt` gives an entry of
-`attributes`; `update` changes the resource in place and returns it, or returns None when the
-change needs a new resource (the engine then creates one under a new generated name and deletes
-the old one once the whole update has succeeded).
+`attributes`. Whether a change replaces the resource is the schema's call (a create-only property
+changed, see schemas.py): then the engine creates a new one under a new generated name and deletes
+the old one once the whole update has succeeded, and a resource whose template names it cannot be
+replaced, as on AWS. Otherwise `update` changes the resource in place and returns it (or returns
+None when the type can only replace).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
-__all__ = ["ResourceType", "generated_name"]
+from localcloud.cloudformation import schemas
+
+__all__ = ["ResourceFailed", "ResourceType", "generated_name"]
+
+
+class ResourceFailed(Exception):
+    """A resource could not be provisioned; the message is its ResourceStatusReason."""
 
 
 def generated_name(stack_name: str, logical_id: str, limit: int = 63) -> str:
@@ -86,7 +94,14 @@ class ResourceType:
     def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
                                         region_name: str) -> ResourceType | None:
-        return original_resource.update(new_resource_name, cloudformation_json.get("Properties") or {})
+        properties = cloudformation_json.get("Properties") or {}
+        if schemas.replaced_by(cls.TYPE, original_resource.properties, properties):
+            named = properties.get(cls.NAME_PROPERTY) if cls.NAME_PROPERTY else None
+            if named is not None and named == original_resource.properties.get(cls.NAME_PROPERTY):
+                raise ResourceFailed(f"CloudFormation cannot update a stack when a custom-named resource requires "
+                                     f"replacing. Rename {named} and update the stack again.")
+            return None
+        return original_resource.update(new_resource_name, properties)
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],

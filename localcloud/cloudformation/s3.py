@@ -28,9 +28,7 @@ class BucketPolicy(ResourceType, CloudFormationModel):
             "PolicyDocument"]))
         return cls(bucket, account_id, region, properties)
 
-    def update(self, name: str, properties: dict[str, Any]) -> BucketPolicy | None:
-        if properties["Bucket"] != self.properties["Bucket"]:
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> BucketPolicy:
         s3_backends[self.account_id][get_partition(self.region)].put_bucket_policy(
             self.physical_id, _policy_text(properties["PolicyDocument"]))
         self.properties = properties

@@ -19,8 +19,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 from moto.sagemaker.models import sagemaker_backends
 
-from localcloud.cloudformation.engine import ResourceFailed
-from localcloud.cloudformation.resource import ResourceType
+from localcloud.cloudformation.resource import ResourceFailed, ResourceType
 
 ENDPOINT_TIMEOUT = float(os.environ.get("LOCALCLOUD_CFN_ENDPOINT_TIMEOUT", "1800"))
 """Seconds CloudFormation waits for an endpoint to be InService (AWS allows hours; localcloud needs seconds)."""
@@ -54,10 +53,7 @@ class ModelPackageGroup(ResourceType, CloudFormationModel):
             "ModelPackageGroupArn": arn, "ModelPackageGroupName": name, "ModelPackageGroupStatus": "Completed",
             "CreationTime": str(group.creation_time)})
 
-    def update(self, name: str, properties: dict[str, Any]) -> ModelPackageGroup | None:
-        if properties.get("ModelPackageGroupName", self.attributes["ModelPackageGroupName"]) != \
-                self.attributes["ModelPackageGroupName"]:
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> ModelPackageGroup:
         self.properties = properties
         return self
 
@@ -91,9 +87,7 @@ class Pipeline(ResourceType, CloudFormationModel):
             properties.get("ParallelismConfiguration"))
         return cls(pipeline.pipeline_name, account_id, region, properties, {"PipelineArn": pipeline.arn})
 
-    def update(self, name: str, properties: dict[str, Any]) -> Pipeline | None:
-        if properties.get("PipelineName", self.physical_id) != self.physical_id:
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> Pipeline:
         body, location = _definition(properties)
         _backend(self.account_id, self.region).update_pipeline(
             self.physical_id, pipeline_display_name=properties.get("PipelineDisplayName"),
@@ -178,9 +172,7 @@ class Endpoint(ResourceType, CloudFormationModel):
             time.sleep(0.1)
         raise ResourceFailed(f"Endpoint {name} was not InService within {ENDPOINT_TIMEOUT:.0f} s")
 
-    def update(self, name: str, properties: dict[str, Any]) -> Endpoint | None:
-        if properties.get("EndpointName", self.attributes["EndpointName"]) != self.attributes["EndpointName"]:
-            return None
+    def update(self, name: str, properties: dict[str, Any]) -> Endpoint:
         config_name = properties["EndpointConfigName"]
         _backend(self.account_id, self.region).update_endpoint(self.attributes["EndpointName"], config_name,
                                                                properties.get("DeploymentConfig"))

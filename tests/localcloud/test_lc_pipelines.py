@@ -221,10 +221,15 @@ def test_missing_and_duplicate_pipelines_get_awss_errors(localcloud: LocalCloud)
 
 
 def test_concurrent_retries_start_exactly_one_runner(localcloud: LocalCloud) -> None:
-    """Sixteen clients retry a failed execution at once: one is accepted, the rest are refused (five rounds)."""
+    """Sixteen clients retry a failed execution at once: one is accepted, the rest are refused (five rounds).
+
+    The step takes a second to fail, so the accepted retry is still running while the others arrive
+    (a retry that came after it had failed again would rightly be accepted too).
+    """
     ws = Workspace(localcloud)
+    fail_slowly = "import time; time.sleep(1); raise SystemExit('always fails')"
     failing = {"Name": "Fails", "Type": "Processing",
-               "Arguments": ws.processing(["python3", "-c", "raise SystemExit('always fails')"], [], [])}
+               "Arguments": ws.processing(["python3", "-c", fail_slowly], [], [])}
     arns = [_run(ws, [failing], name=f"p-{ws.tag}-{i}")[1] for i in range(5)]
     clients = [localcloud.client("sagemaker") for _ in range(16)]
     for arn in arns:

@@ -1,0 +1,85 @@
+"""EventBridge rules that deliver to SNS topics and start SageMaker pipelines.
+
+moto's rules deliver matched events to log groups, SQS queues, archives and other buses, and
+raise NotImplementedError for any other target, which loses the event and fails the PutEvents
+that carried it. An MLOps stack's rules target exactly two other kinds: an SNS topic (alerts:
+"a model was approved", "a pipeline failed") and a SageMaker pipeline (retraining, with
+`SageMakerPipelineParameters`). This rule delivers those itself, as AWS does (the event, or
+the target's InputTransformer output, as the SNS message; the pipeline started with the
+target's parameters), and leaves every other target to moto.
+
+Rules with only a schedule never match events (moto would deliver every event to them); the
+schedules themselves are not run here.
+
+A target that cannot be reached (a deleted topic or pipeline) is logged and skipped: AWS
+retries and then drops it, and PutEvents has already succeeded for the caller.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+from moto.events import models
+from moto.events.utils import EventTemplateParser
+from moto.utilities.arns import parse_arn
+
+log = logging.getLogger("localcloud.events")
+
+
+def _payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    transformer = target.get("InputTransformer") or {}
+    if "Input" in target:
+        return json.loads(target["Input"]) if isinstance(target["Input"], str) else target["Input"]
+    return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                     input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+
+
+def _publish(arn: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.sns.models import sns_backends
+
+    payload = _payload(target, event)
+    message = payload if isinstance(payload, str) else json.dumps(payload)
+    sns_backends[arn.account][arn.region].publish(message, arn=target["Arn"])
+
+
+def _start_pipeline(arn: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    parameters = (target.get("SageMakerPipelineParameters") or {}).get("PipelineParameterList") or []
+    name = arn.resource_id.split("/")[-1]
+    sagemaker_backends[arn.account][arn.region].start_pipeline_execution(
+        name, f"{event.get('detail-type', 'event')[:60]}".replace(" ", "-"), parameters,
+        f"started by EventBridge rule for {event.get('source', '?')}", None, None)
+
+
+class LocalRule(models.Rule):
+    def send_to_targets(self, original_event: Any, transform_input: bool = True) -> None:
+        # A rule with only a schedule matches no event (moto's empty pattern would match every
+        # one), and a disabled rule matches nothing.
+        if not self.event_pattern.get_pattern() and self.scheduled_expression:
+            return
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+            return
+        for_moto = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            deliver = {"sns": _publish, "sagemaker": _start_pipeline}.get(arn.service)
+            if deliver is None:
+                for_moto.append(target)
+                continue
+            try:
+                deliver(arn, target, original_event)
+            except Exception as e:  # the target is gone or refused: AWS drops it after retries
+                log.warning("rule %s could not deliver an event to %s: %s", self.name, target["Arn"], e)
+        if for_moto:
+            rest = copy.copy(self)
+            rest.targets = for_moto
+            super(LocalRule, rest).send_to_targets(original_event, transform_input)
+
+
+def install() -> None:
+    """Rules made from now on (PutRule, CloudFormation) deliver to SNS and SageMaker too (idempotent)."""
+    models.Rule = LocalRule  # type: ignore[misc]  # put_rule builds rules by this module-level name
