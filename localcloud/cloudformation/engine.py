@@ -38,7 +38,7 @@ from moto.cloudformation.parsing import (
 )
 
 from localcloud.cloudformation import graph, schemas
-from localcloud.cloudformation.resource import ResourceFailed
+from localcloud.cloudformation.resource import ReplacementNeeded, ResourceFailed
 
 log = logging.getLogger("localcloud.cloudformation")
 
@@ -196,8 +196,11 @@ class Runner:
                                      + "; ".join(invalid))
             made = None
             if update:
-                made = parse_and_update_resource(logical_id, copy.deepcopy(resource), resource_map,
-                                                 account_id=self.account_id, region_name=self.region)
+                try:
+                    made = parse_and_update_resource(logical_id, copy.deepcopy(resource), resource_map,
+                                                     account_id=self.account_id, region_name=self.region)
+                except ReplacementNeeded:
+                    made = None
                 replaced = made is None
             if made is None:
                 made = parse_and_create_resource(logical_id, copy.deepcopy(resource), resource_map,

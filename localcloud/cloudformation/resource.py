@@ -22,11 +22,15 @@ from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
 from localcloud.cloudformation import schemas
 
-__all__ = ["ResourceFailed", "ResourceType", "generated_name"]
+__all__ = ["ReplacementNeeded", "ResourceFailed", "ResourceType", "generated_name"]
 
 
 class ResourceFailed(Exception):
     """A resource could not be provisioned; the message is its ResourceStatusReason."""
+
+
+class ReplacementNeeded(Exception):
+    """The update cannot be made in place: the engine creates a new resource instead."""
 
 
 def generated_name(stack_name: str, logical_id: str, limit: int = 63) -> str:
@@ -93,15 +97,18 @@ class ResourceType:
     @classmethod
     def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> ResourceType | None:
+                                        region_name: str) -> ResourceType:
         properties = cloudformation_json.get("Properties") or {}
         if schemas.replaced_by(cls.TYPE, original_resource.properties, properties):
             named = properties.get(cls.NAME_PROPERTY) if cls.NAME_PROPERTY else None
             if named is not None and named == original_resource.properties.get(cls.NAME_PROPERTY):
                 raise ResourceFailed(f"CloudFormation cannot update a stack when a custom-named resource requires "
                                      f"replacing. Rename {named} and update the stack again.")
-            return None
-        return original_resource.update(new_resource_name, properties)
+            raise ReplacementNeeded
+        updated = original_resource.update(new_resource_name, properties)
+        if updated is None:
+            raise ReplacementNeeded
+        return updated
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],

@@ -1,10 +1,11 @@
-"""Our S3 backend: moto's, whose buckets evaluate their policies with `policy.decide`."""
+"""Our S3 backend: moto's, whose buckets evaluate their policies with `policy.decide`, and never vanish with data."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from moto.iam.access_control import PermissionResult
+from moto.s3.exceptions import BucketNotEmpty
 from moto.s3.models import FakeBucket, S3Backend
 
 from localcloud.s3.policy import Decision, decide
@@ -27,3 +28,13 @@ class LocalS3Backend(S3Backend):
         bucket = super().create_bucket(bucket_name, region_name, bucket_namespace)
         bucket.__class__ = LocalBucket  # same state, our policy evaluation; moto builds the instance itself
         return bucket
+
+    def delete_bucket(self, bucket_name: str) -> FakeBucket | None:
+        """AWS refuses to delete a bucket that holds objects (or versions of them).
+
+        moto's answer is None, which its API turns into BucketNotEmpty but its CloudFormation
+        takes for success: a stack's deletion then "removed" a bucket that still holds the data.
+        """
+        if self.get_bucket(bucket_name).keys:
+            raise BucketNotEmpty(bucket_name)
+        return super().delete_bucket(bucket_name)

@@ -460,6 +460,13 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                   f"package(s); delete them before the group.")
         del self.model_package_groups[group.model_package_group_name]
 
+    def delete_model_package(self, model_package_name: str) -> None:
+        """moto has no DeleteModelPackage: the package (by ARN or versioned name) goes, its name mapping too."""
+        package = self.describe_model_package(model_package_name)
+        self.model_packages.pop(package.arn, None)
+        for name in [n for n, arn in self.model_package_name_mapping.items() if arn == package.arn]:
+            del self.model_package_name_mapping[name]
+
     def create_model_package(self, **kwargs: Any) -> str:  # type: ignore[override]
         arn = super().create_model_package(**kwargs)
         events.model_package_changed(self.model_packages[arn], self.region_name, self.account_id)

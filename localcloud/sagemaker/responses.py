@@ -52,6 +52,10 @@ class LocalSageMakerResponse(SageMakerResponse):
         arn = self.sagemaker_backend.retry_pipeline_execution(self._get_param("PipelineExecutionArn"))
         return ActionResult({"PipelineExecutionArn": arn})
 
+    def delete_model_package(self) -> ActionResult:
+        self.sagemaker_backend.delete_model_package(self._get_param("ModelPackageName"))
+        return EmptyResult()
+
     def delete_model_package_group(self) -> ActionResult:
         self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
         return EmptyResult()
