@@ -392,3 +392,55 @@ def test_a_bucket_with_objects_is_not_deleted_with_its_stack(localcloud: LocalCl
     s3.delete_object(Bucket=bucket, Key="kept.txt")
     assert stacks.delete("data")["StackStatus"] == "DELETE_COMPLETE"
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def _buckets(versioning: str, days: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"Resources": {
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}},
+        "Data": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/data"}}]},
+            "VersioningConfiguration": {"Status": versioning},
+            "LifecycleConfiguration": {"Rules": [{"Id": "expire", "Status": "Enabled", "ExpirationInDays": days,
+                                                  "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]},
+            "LoggingConfiguration": {"DestinationBucketName": {"Ref": "Logs"}, "LogFilePrefix": "data/"},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "Tags": [{"Key": "team", "Value": "ml"}], **(extra or {})}},
+    }}
+
+
+def test_a_bucket_gets_every_configuration_its_template_gives_and_changes_it_in_place(localcloud: LocalCloud,
+                                                                                       stacks: Stacks) -> None:
+    s3 = localcloud.client("s3")
+    assert stacks.create("buckets", _buckets("Enabled", 7))["StackStatus"] == "CREATE_COMPLETE"
+    data, logs = stacks.physical("buckets", "Data"), stacks.physical("buckets", "Logs")
+    assert s3.get_bucket_versioning(Bucket=data)["Status"] == "Enabled"
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=data)["Rules"]
+    assert (rule["ID"], rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (
+        "expire", 7, 30)
+    assert s3.get_bucket_logging(Bucket=data)["LoggingEnabled"] == {"TargetBucket": logs, "TargetPrefix": "data/"}
+    assert all(s3.get_public_access_block(Bucket=data)["PublicAccessBlockConfiguration"].values())
+    encryption = s3.get_bucket_encryption(Bucket=data)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "alias/data"
+    assert s3.get_bucket_tagging(Bucket=data)["TagSet"] == [{"Key": "team", "Value": "ml"}]
+    assert s3.get_bucket_ownership_controls(Bucket=logs)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+
+    assert stacks.update("buckets", _buckets("Suspended", 3))["StackStatus"] == "UPDATE_COMPLETE"
+    assert stacks.physical("buckets", "Data") == data  # in place
+    assert s3.get_bucket_versioning(Bucket=data)["Status"] == "Suspended"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=data)["Rules"][0]["Expiration"]["Days"] == 3
+
+    website = {"WebsiteConfiguration": {"IndexDocument": "index.html"}}
+    assert stacks.update("buckets", _buckets("Suspended", 3, website))["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert stacks.failure("buckets") == "localcloud does not apply the bucket properties WebsiteConfiguration yet"
+    # requests to the data bucket were logged into the log bucket, which therefore cannot go yet
+    assert s3.list_objects_v2(Bucket=logs, Prefix="data/")["KeyCount"] > 0
+    assert stacks.delete("buckets")["StackStatus"] == "DELETE_FAILED"
+    assert data not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=logs):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=logs, Key=item["Key"])
+    assert stacks.delete("buckets")["StackStatus"] == "DELETE_COMPLETE"
