@@ -1,8 +1,9 @@
 """CDK entry point: `npx cdk synth` / `npx cdk deploy`.
 
-Context: `sagestack:stage` (local, dev or prod; default local) picks the StageConfig;
-`sagestack:modelPackageArn` with `sagestack:modelSha256` adds the endpoint serving that package
-(`sagestack endpoint deploy` passes both for the latest approved package).
+Context `sagestack:stage` (local, dev or prod; default local) picks the StageConfig. The model the
+endpoint serves is a stack parameter, not context (see infra/serving.py): `sagestack endpoint
+deploy` passes `--parameters ModelPackageArn=... --parameters ModelSha256=...` for the latest
+approved package, and later deploys keep those values.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import model_to_serve, stage
+from infra.config import stage
 from infra.nag import acknowledge
 from infra.stack import SageStack
 
@@ -31,11 +32,9 @@ def build(app: cdk.App) -> SageStack:
     for flag, value in FEATURE_FLAGS.items():
         app.node.set_context(flag, value)
     config = stage(app.node.try_get_context("sagestack:stage") or "local")
-    model = model_to_serve(app.node.try_get_context("sagestack:modelPackageArn"),
-                           app.node.try_get_context("sagestack:modelSha256"))
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=config.region)
-    stack = SageStack(app, config.stack_name, config=config, model=model, env=env)
+    stack = SageStack(app, config.stack_name, config=config, env=env)
     acknowledge(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack

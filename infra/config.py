@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCHEDULE = re.compile(r"^(rate|cron)\(.+\)$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PACKAGE_ARN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:\d{12}:model-package/[\w\-]+/\d+$")
 
 
 @dataclass(frozen=True)
@@ -107,34 +105,9 @@ STAGES: dict[str, StageConfig] = {
 }
 
 
-@dataclass(frozen=True)
-class ModelToServe:
-    """The approved model package the endpoint serves, and the model digest it was registered with."""
-
-    package_arn: str
-    model_sha256: str
-
-    def __post_init__(self) -> None:
-        if not _PACKAGE_ARN.match(self.package_arn):
-            raise ValueError(f"sagestack:modelPackageArn {self.package_arn!r} is not a versioned model package ARN "
-                             f"(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)")
-        if not _SHA256.match(self.model_sha256):
-            raise ValueError(f"sagestack:modelSha256 {self.model_sha256!r} is not a lower-case hex sha256")
-
-
 def stage(name: str) -> StageConfig:
     """The config for `name`, or a clear error listing the known stages."""
     try:
         return STAGES[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; known stages: {', '.join(STAGES)}") from None
-
-
-def model_to_serve(package_arn: str | None, model_sha256: str | None) -> ModelToServe | None:
-    """The model named by the `sagestack:modelPackageArn` / `sagestack:modelSha256` context, if any."""
-    if not package_arn and not model_sha256:
-        return None
-    if not package_arn or not model_sha256:
-        raise ValueError("give both sagestack:modelPackageArn and sagestack:modelSha256 (`sagestack endpoint deploy` "
-                         "looks both up from the latest approved package), or neither")
-    return ModelToServe(package_arn, model_sha256)

@@ -1,7 +1,8 @@
-"""The stack's outputs: the names the CLI and people learn from the deployed stack.
+"""The stack's outputs and parameters: the names the CLI and people learn from, and pass to, the stack.
 
-One mapping, shared by the stack (which writes them) and the CLI (which reads them with
-DescribeStacks), so that nothing has to be copied by hand from one to the other.
+Shared by the stack (which declares them) and the CLI (which reads outputs with DescribeStacks
+and sets parameters with `cdk deploy --parameters`), so nothing has to be copied by hand from one
+to the other. Kept free of imports: the CLI reads it without loading the CDK.
 """
 
 from __future__ import annotations
@@ -20,3 +21,10 @@ ALERT_TOPIC_ARN = "AlertTopicArn"
 ALERT_QUEUE_URL = "AlertQueueUrl"
 DASHBOARD = "DashboardName"
 WORKLOAD_PREFIX = "WorkloadPrefix"
+INPUT_DATA_URI = "InputDataUri"
+"""Where the pipeline reads raw data by default (its InputDataUri parameter's default)."""
+
+PACKAGE_PARAMETER = "ModelPackageArn"
+"""Parameter: the approved model package the endpoint serves (empty: no endpoint)."""
+DIGEST_PARAMETER = "ModelSha256"
+"""Parameter: the sha256 of model.joblib the package was registered with."""

@@ -37,6 +37,8 @@ _BUCKET = "sagestack-placeholder-bucket"
 _DATA = "s3://sagestack-placeholder-data/input/"
 _ROLE = "arn:aws:iam::000000000000:role/sagestack-placeholder-role"
 _GROUP = "sagestack-placeholder-group"
+PROCESSING_CODE = "/opt/ml/processing/input/code"
+"""Where a processing job finds its script (the SDK's code input), so where the entrypoint points."""
 
 
 class TrainingPipeline(Construct):
@@ -62,7 +64,12 @@ class TrainingPipeline(Construct):
                 reader.add_to_policy(iam.PolicyStatement(
                     actions=["s3:GetObject"], resources=[asset.bucket.arn_for_objects(asset.s3_object_key)]))
             text = _replace(text, bundle.uri(role_name), asset.s3_object_url)
-        text = _replace(text, _DATA, f"s3://{storage.data.bucket_name}/{PREFIX}/data/")
+            script = key.rsplit("/", 1)[-1]
+            if script.endswith(".py"):
+                # A processing input keeps the object's file name, and an asset's is <hash>.py.
+                text = _replace(text, f"{PROCESSING_CODE}/{script}", f"{PROCESSING_CODE}/{asset.s3_object_key}")
+        self.input_data_uri = f"s3://{storage.data.bucket_name}/{PREFIX}/data/"
+        text = _replace(text, _DATA, self.input_data_uri)
         text = _replace(text, f"s3://{_BUCKET}/", f"s3://{storage.artifacts.bucket_name}/")
         text = _replace(text, _ROLE, pipeline_role.role_arn)
         text = _replace(text, _GROUP, model_package_group)

@@ -7,7 +7,7 @@ from constructs import Construct
 
 from infra import outputs
 from infra.alerts import Alerts
-from infra.config import ModelToServe, StageConfig
+from infra.config import StageConfig
 from infra.events import Events
 from infra.monitoring import Monitoring
 from infra.pipeline import PREFIX, TrainingPipeline
@@ -19,8 +19,7 @@ from training.preprocess import FEATURES
 
 
 class SageStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, model: ModelToServe | None,
-                 **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description=f"sagestack {config.name}: taxi trip-duration MLOps",
                          **kwargs)
         self.config = config
@@ -44,13 +43,10 @@ class SageStack(cdk.Stack):
                              model_package_group=self.registry.group_name, role=r.events, topic=self.alerts.topic)
         if self.events.retraining is not None:
             self.events.retraining.node.add_dependency(self.pipeline.pipeline)
-        self.serving = None
-        if model is not None:
-            self.serving = Serving(self, "Serving", config=config, model=model, role=r.model, key=s.key,
-                                   capture_bucket=s.capture)
-        self._outputs(model)
+        self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture)
+        self._outputs()
 
-    def _outputs(self, model: ModelToServe | None) -> None:
+    def _outputs(self) -> None:
         s, r, c = self.storage, self.roles, self.config
         values = {
             outputs.DATA_BUCKET: s.data.bucket_name,
@@ -66,8 +62,9 @@ class SageStack(cdk.Stack):
             outputs.ALERT_QUEUE_URL: self.alerts.queue.queue_url,
             outputs.DASHBOARD: c.prefix,
             outputs.WORKLOAD_PREFIX: PREFIX,
+            outputs.INPUT_DATA_URI: self.pipeline.input_data_uri,
         }
-        if model is not None:
-            values[outputs.SERVED_MODEL_PACKAGE] = model.package_arn
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)
+        cdk.CfnOutput(self, outputs.SERVED_MODEL_PACKAGE, value=self.serving.package_arn,
+                      condition=self.serving.condition)

@@ -29,11 +29,6 @@ def template() -> Template:
     return synth()
 
 
-@pytest.fixture(scope="module")
-def serving() -> Template:
-    return synth(**{"sagestack:modelPackageArn": PACKAGE, "sagestack:modelSha256": PIN})
-
-
 def resources(template: Template, kind: str) -> dict[str, Any]:
     return template.find_resources(kind)
 
@@ -94,8 +89,8 @@ def _statements(template: Template) -> list[dict[str, Any]]:
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def test_no_policy_grants_a_wildcard_action(template: Template, serving: Template) -> None:
-    for statement in _statements(template) + _statements(serving):
+def test_no_policy_grants_a_wildcard_action(template: Template) -> None:
+    for statement in _statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert not any(a == "*" or a.endswith(":*") or "*" in a for a in actions), statement
         if statement.get("Resource") == "*":
@@ -154,29 +149,52 @@ def test_model_package_group_is_retained_with_a_per_stack_name(template: Templat
 # ------------------------------------------------------------------------------------------ serving
 
 
-def test_no_endpoint_until_a_package_is_named(template: Template) -> None:
-    template.resource_count_is("AWS::SageMaker::Endpoint", 0)
-    with pytest.raises(ValueError, match="give both"):
-        synth(**{"sagestack:modelPackageArn": PACKAGE})
-    with pytest.raises(ValueError, match="not a lower-case hex sha256"):
-        synth(**{"sagestack:modelPackageArn": PACKAGE, "sagestack:modelSha256": "nope"})
+SERVING_TYPES = {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
+                 "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy"}
 
 
-def test_the_endpoint_serves_the_package_with_its_pin_capture_and_kms(serving: Template) -> None:
-    serving.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": {
-        "ModelPackageName": PACKAGE, "Environment": {"SAGESTACK_MODEL_SHA256": PIN}}})
-    serving.has_resource_properties("AWS::SageMaker::EndpointConfig", {
+def test_serving_exists_only_when_the_package_parameter_names_one(template: Template) -> None:
+    found = {kind: resources(template, kind) for kind in SERVING_TYPES}
+    assert all(len(r) == 1 for r in found.values()), found
+    for kind, named in found.items():
+        [resource] = named.values()
+        assert resource["Condition"] == "Serving", kind
+    conditions = template.to_json()["Conditions"]
+    assert conditions["Serving"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelPackageArn"}, ""]}]}
+    assert template.find_outputs("ServedModelPackageArn")["ServedModelPackageArn"]["Condition"] == "Serving"
+
+
+def test_the_package_and_its_digest_are_validated_parameters_that_go_together(template: Template) -> None:
+    parameters = template.to_json()["Parameters"]
+    package, digest = parameters["ModelPackageArn"], parameters["ModelSha256"]
+    assert package["Default"] == digest["Default"] == ""
+    assert re.fullmatch(package["AllowedPattern"], PACKAGE) and re.fullmatch(package["AllowedPattern"], "")
+    for bad in ("arn:aws:sagemaker:us-east-1:123456789012:model-package/group", "x", PACKAGE + "/1"):
+        assert not re.fullmatch(package["AllowedPattern"], bad), bad
+    assert re.fullmatch(digest["AllowedPattern"], PIN) and not re.fullmatch(digest["AllowedPattern"], PIN.upper())
+    rule = template.to_json()["Rules"]["ServedModelIsPinned"]
+    [assertion] = rule["Assertions"]
+    assert "go together" in assertion["AssertDescription"]
+    text = json.dumps(assertion["Assert"])
+    assert '{"Ref": "ModelPackageArn"}' in text and '{"Ref": "ModelSha256"}' in text
+
+
+def test_the_endpoint_serves_the_package_with_its_pin_capture_and_kms(template: Template) -> None:
+    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": {
+        "ModelPackageName": {"Ref": "ModelPackageArn"},
+        "Environment": {"SAGESTACK_MODEL_SHA256": {"Ref": "ModelSha256"}}}})
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {
         "KmsKeyId": Match.any_value(),
         "DataCaptureConfig": Match.object_like({"EnableCapture": True, "InitialSamplingPercentage": 100,
                                                 "KmsKeyId": Match.any_value()})})
-    serving.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": STAGES["local"].endpoint_name})
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": STAGES["local"].endpoint_name})
 
 
-def test_the_endpoint_scales_on_invocations_per_instance(serving: Template) -> None:
-    serving.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
+def test_the_endpoint_scales_on_invocations_per_instance(template: Template) -> None:
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
         "MinCapacity": 1, "MaxCapacity": 2, "ServiceNamespace": "sagemaker",
         "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"})
-    serving.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
         "TargetTrackingScalingPolicyConfiguration": Match.object_like({"PredefinedMetricSpecification": {
             "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})})
 
@@ -233,12 +251,12 @@ def test_rules_retrain_on_a_schedule_and_announce_approvals_and_failures(templat
         "Failed"]
 
 
-def test_outputs_name_everything_the_cli_reads(template: Template, serving: Template) -> None:
+def test_outputs_name_everything_the_cli_reads(template: Template) -> None:
     from infra import outputs
 
-    wanted = {v for k, v in vars(outputs).items() if k.isupper() and isinstance(v, str)}
-    assert wanted - {outputs.SERVED_MODEL_PACKAGE} <= set(template.find_outputs("*"))
-    assert wanted <= set(serving.find_outputs("*"))
+    names = {k: v for k, v in vars(outputs).items() if k.isupper() and isinstance(v, str)}
+    assert {v for k, v in names.items() if not k.endswith("_PARAMETER")} <= set(template.find_outputs("*"))
+    assert {v for k, v in names.items() if k.endswith("_PARAMETER")} <= set(template.to_json()["Parameters"])
 
 
 def test_unknown_stage_is_a_clear_error() -> None:
