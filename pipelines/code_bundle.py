@@ -3,9 +3,9 @@
 Why content-hashed keys: a definition that says `s3://b/p/code/<sha>/preprocess.py` names
 exactly one version of the script, so re-deploying unchanged code changes nothing (same
 keys, same bytes, same definition JSON), a changed script gets a new key (old executions
-keep reading the code they started with), and an upload can skip any key already present.
-Why in memory: the definition builder must stay hermetic (no upload while building), and
-the same bundle feeds the CLI's boto3 upload and `infra/`'s CDK assets.
+keep reading the code they started with).
+Why in memory: the definition builder must stay hermetic (no upload while building); the
+CDK app (infra/pipeline.py) turns the bundle's objects into content-hashed CDK assets.
 
 Tarballs are made deterministic (sorted members, mtime 0, uid/gid 0, no user names,
 gzip header mtime 0) so that the same sources always give the same bytes and keys.
@@ -19,9 +19,6 @@ import io
 import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,25 +119,3 @@ def build_code_bundle(bucket: str, code_prefix: str, source_root: Path = REPO_RO
         objects[key] = data
         roles[role] = key
     return CodeBundle(bucket, objects, roles)
-
-
-def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
-
-
-def upload(bundle: CodeBundle, s3_client: Any) -> list[str]:
-    """Put the bundle's objects into its bucket, skipping keys already there; return the keys written.
-
-    A present key already holds these bytes: the key is derived from the content.
-    """
-    written = []
-    for key, data in bundle.items():
-        try:
-            s3_client.head_object(Bucket=bundle.bucket, Key=key)
-            continue
-        except ClientError as e:
-            if not _missing(e):
-                raise
-        s3_client.put_object(Bucket=bundle.bucket, Key=key, Body=data)
-        written.append(key)
-    return written

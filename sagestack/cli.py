@@ -1,10 +1,11 @@
 """`sagestack`: one command for people, from a laptop's localcloud to a real AWS account.
 
     sagestack up                       start localcloud in the background (127.0.0.1:4566)
-    sagestack pipeline upsert          deploy the pipeline (uploads the job code first)
-    sagestack pipeline start           run it, with live progress
+    sagestack deploy                   deploy the stack (infra/) with the CDK CLI
+    sagestack pipeline start           run the stack's pipeline, with live progress
     sagestack model list / approve     review and approve registered models
-    sagestack endpoint deploy / invoke serve the latest approved model and call it
+    sagestack endpoint deploy / invoke serve the latest approved model (through the stack) and call it
+    sagestack destroy                  delete the stack (its buckets emptied first, except in prod)
     sagestack down                     stop localcloud
 
 Every command targets localcloud unless `--aws` is given (see sagestack/target.py for why
@@ -26,7 +27,8 @@ from sagestack.endpoint_cmds import endpoint
 from sagestack.errors import SagestackError, explain
 from sagestack.model_cmds import model
 from sagestack.pipeline_cmds import pipeline
-from sagestack.settings import Overrides
+from sagestack.settings import STAGES, Overrides
+from sagestack.stack_cmds import deploy, destroy, names
 from sagestack.target import DEFAULT_ENDPOINT_URL, Target
 
 
@@ -62,34 +64,36 @@ def _describe(target: Target) -> str:
 @click.option("--region", envvar="SAGESTACK_REGION",
               help="AWS region [env SAGESTACK_REGION; default us-east-1 locally, the profile's region on AWS].")
 @click.option("--profile", help="AWS profile (with --aws).")
+@click.option("--stage", type=click.Choice(STAGES), envvar="SAGESTACK_STAGE",
+              help="Which deployed stack (SageStack-<stage>) to work in [env SAGESTACK_STAGE; default local, or dev "
+                   "with --aws].")
 @click.option("--bucket", envvar="SAGESTACK_BUCKET",
-              help="Artifacts bucket [env SAGESTACK_BUCKET; default sagestack-local, or sagestack-<account>-<region>].")
+              help="Data bucket [env SAGESTACK_BUCKET; default: the stack's].")
 @click.option("--model-package-group", envvar="SAGESTACK_MODEL_PACKAGE_GROUP",
-              help="Model package group [env SAGESTACK_MODEL_PACKAGE_GROUP; default sagestack-taxi-duration].")
+              help="Model package group [env SAGESTACK_MODEL_PACKAGE_GROUP; default: the stack's].")
 @click.option("--pipeline", "pipeline_name", envvar="SAGESTACK_PIPELINE",
-              help="Pipeline name [env SAGESTACK_PIPELINE; default sagestack-taxi-duration].")
+              help="Pipeline name [env SAGESTACK_PIPELINE; default: the stack's].")
 @click.option("--endpoint-name", envvar="SAGESTACK_ENDPOINT_NAME",
-              help="Endpoint name [env SAGESTACK_ENDPOINT_NAME; default sagestack-taxi-duration].")
-@click.option("--role-arn", envvar="SAGESTACK_ROLE_ARN",
-              help="SageMaker execution role [env SAGESTACK_ROLE_ARN; default "
-                   "arn:aws:iam::<account>:role/sagestack-sagemaker-execution].")
-@click.option("--prefix", envvar="SAGESTACK_PREFIX", help="Key prefix in the bucket [env SAGESTACK_PREFIX; "
-                                                          "default taxi-duration].")
+              help="Endpoint name [env SAGESTACK_ENDPOINT_NAME; default: the stack's].")
 @click.version_option(package_name="sagestack", prog_name="sagestack")
 @click.pass_context
 def cli(ctx: click.Context, aws: bool, endpoint_url: str | None, region: str | None, profile: str | None,
-        bucket: str | None, model_package_group: str | None, pipeline_name: str | None, endpoint_name: str | None,
-        role_arn: str | None, prefix: str | None) -> None:
+        stage: str | None, bucket: str | None, model_package_group: str | None, pipeline_name: str | None,
+        endpoint_name: str | None) -> None:
     """sagestack: an MLOps stack for Amazon SageMaker that also runs on one laptop.
 
-    Commands talk to localcloud (start it with `sagestack up`) unless --aws is given.
+    Commands talk to localcloud (start it with `sagestack up`) unless --aws is given, and find
+    what they work with in the deployed stack (`sagestack deploy`; `sagestack names` shows it).
     """
     target = Target.build(aws=aws, endpoint_url=endpoint_url, region=region, profile=profile)
-    overrides = Overrides(bucket=bucket, model_package_group=model_package_group, pipeline_name=pipeline_name,
-                          endpoint_name=endpoint_name, role_arn=role_arn, prefix=prefix)
+    overrides = Overrides(stage=stage, bucket=bucket, model_package_group=model_package_group,
+                          pipeline_name=pipeline_name, endpoint_name=endpoint_name)
     ctx.obj = App(target, overrides)
 
 
+cli.add_command(deploy)
+cli.add_command(destroy)
+cli.add_command(names)
 cli.add_command(pipeline)
 cli.add_command(model)
 cli.add_command(endpoint)

@@ -29,9 +29,18 @@ class App:
         self.err = _console(stderr=True)
         self._clients: dict[str, Any] = {}
 
+    @property
+    def stage(self) -> str:
+        return self.overrides.stage or (settings_mod.AWS_STAGE if self.target.aws else settings_mod.LOCAL_STAGE)
+
     @cached_property
     def settings(self) -> settings_mod.Settings:
-        return settings_mod.resolve(self.target, self.overrides)
+        """The names from the deployed stack and the overrides (read once, when a command first needs one)."""
+        return settings_mod.resolve(self.target, self.overrides, self.client("cloudformation"))
+
+    def forget_settings(self) -> None:
+        """After a deploy: the stack's outputs may have changed."""
+        self.__dict__.pop("settings", None)
 
     def client(self, service: str) -> Any:
         """One boto3 client per service per invocation."""

@@ -1,10 +1,12 @@
 """`make demo`: the whole lifecycle on this machine, through the same commands a person types.
 
-localcloud starts -> a month of TLC-schema trips goes to S3 -> `sagestack pipeline upsert`
-and `pipeline start` (preprocess, train, evaluate, baseline, quality gate, register) ->
-`model approve` -> `endpoint deploy` from the approved package -> live traffic through
-sagemaker-runtime -> predictions, CloudWatch metrics and data capture are read back ->
-artifacts and logs are copied out. It leaves nothing running, also when interrupted.
+localcloud starts -> `sagestack deploy` deploys the stack with the CDK CLI (buckets, KMS,
+roles, pipeline, registry, alarms, alerts, rules) -> a month of TLC-schema trips goes to the
+stack's data bucket -> `pipeline start` runs the stack's pipeline (preprocess, train,
+evaluate, baseline, quality gate, register) -> `model approve` -> `endpoint deploy` serves
+the approved package through the stack (`cdk deploy` with it as a parameter) -> live traffic
+through sagemaker-runtime -> predictions, CloudWatch metrics and data capture are read back
+-> artifacts and logs are copied out. It leaves nothing running, also when interrupted.
 
 Every phase is timed; `run()` returns the timings so bench/demo.py can print them.
 """
@@ -120,8 +122,14 @@ class DemoError(RuntimeError):
     pass
 
 
+def _outputs(cloudformation: Any) -> dict[str, str]:
+    from sagestack.settings import LOCAL_STAGE, describe_stack, stack_name
+
+    return describe_stack(cloudformation, stack_name(LOCAL_STAGE)).outputs or {}
+
+
 def run(out: Path) -> Timings:
-    from sagestack import settings as names
+    from infra import outputs as keys
 
     timings = Timings()
     if out.exists():
@@ -134,20 +142,21 @@ def run(out: Path) -> Timings:
             console.print(f"localcloud on {cloud.url} (data and job folders in {out / 'localcloud'})")
         kw = dict(endpoint_url=cloud.url, region_name="us-east-1", aws_access_key_id="test",
                   aws_secret_access_key="test")
-        s3, sm, rt, cw = (boto3.client(n, **kw) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch"))
-        bucket, prefix = "sagestack-local", names.DEFAULT_PREFIX
+        s3, sm, rt, cw, cf = (boto3.client(n, **kw) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch",
+                                                               "cloudformation"))
+
+        with timings.phase("deploy the stack with the CDK CLI"):
+            sagestack(cloud.url, "deploy")
+            stack = _outputs(cf)
 
         with timings.phase("generate a month of trips and upload it"):
             from training.datagen import generate_month
 
             raw = out / "yellow_tripdata_2024-01.parquet"
             generate_month(2024, 1, TRIPS, seed=7).to_parquet(raw, index=False)
-            s3.create_bucket(Bucket=bucket)
-            s3.upload_file(str(raw), bucket, f"{prefix}/data/{raw.name}")
-            console.print(f"{TRIPS:,} trips -> s3://{bucket}/{prefix}/data/{raw.name}")
-
-        with timings.phase("build and upsert the pipeline"):
-            sagestack(cloud.url, "pipeline", "upsert")
+            bucket, _, key = stack[keys.INPUT_DATA_URI].removeprefix("s3://").partition("/")
+            s3.upload_file(str(raw), bucket, f"{key}{raw.name}")
+            console.print(f"{TRIPS:,} trips -> {stack[keys.INPUT_DATA_URI]}{raw.name} (the pipeline's default input)")
 
         with timings.phase("run the pipeline"):
             sagestack(cloud.url, "pipeline", "start", "--poll", "0.5", *(x for p in HYPERPARAMETERS for x in ("-p", p)))
@@ -156,12 +165,12 @@ def run(out: Path) -> Timings:
             sagestack(cloud.url, "model", "list")
             sagestack(cloud.url, "model", "approve", "latest", "-m", "approved by make demo")
 
-        with timings.phase("deploy an endpoint from the approved package"):
+        with timings.phase("serve the approved package through the stack"):
             sagestack(cloud.url, "endpoint", "deploy")
 
-        endpoint = names.DEFAULT_NAME
+        endpoint = stack[keys.ENDPOINT_NAME]
         with timings.phase("send traffic"):
-            rows, actual = _test_rows(s3, sm, bucket)
+            rows, actual = _test_rows(s3, sm, stack[keys.PIPELINE_NAME])
             sagestack(cloud.url, "endpoint", "invoke", "--body", rows[0])
             predictions = []
             for row in rows:
@@ -175,13 +184,14 @@ def run(out: Path) -> Timings:
 
         with timings.phase("read back metrics and data capture"):
             _show_metrics(cw, endpoint, len(rows) + 2)
+            capture_bucket, capture_prefix = stack[keys.CAPTURE_BUCKET], f"data-capture/{endpoint}/"
             captured = _wait(lambda: [o["Key"] for o in s3.list_objects_v2(
-                Bucket=bucket, Prefix=f"{prefix}/data-capture/{endpoint}/").get("Contents", [])], 15)
-            console.print(f"data capture: {len(captured)} JSONL file(s) under "
-                          f"s3://{bucket}/{prefix}/data-capture/{endpoint}/")
+                Bucket=capture_bucket, Prefix=capture_prefix).get("Contents", [])], 15)
+            console.print(f"data capture: {len(captured)} JSONL file(s) under s3://{capture_bucket}/{capture_prefix}")
 
         with timings.phase("copy artifacts out"):
-            _copy_artifacts(s3, sm, bucket, prefix, out, captured)
+            sample = f"s3://{capture_bucket}/{captured[0]}" if captured else None
+            _copy_artifacts(s3, sm, stack[keys.MODEL_PACKAGE_GROUP], out, sample)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: stopping localcloud and everything it started[/]")
         raise
@@ -202,16 +212,11 @@ def _wait(fn: Any, timeout: float) -> Any:
         time.sleep(0.25)
 
 
-def _latest_execution(sm: Any) -> str:
-    from sagestack import settings as names
-
-    summaries = sm.list_pipeline_executions(PipelineName=names.DEFAULT_NAME)["PipelineExecutionSummaries"]
-    return summaries[0]["PipelineExecutionArn"]
-
-
-def _test_rows(s3: Any, sm: Any, bucket: str, count: int = 50) -> tuple[list[str], list[float]]:
-    """Held-out rows of the run's test split: the features to send, and the true durations."""
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=_latest_execution(sm))["PipelineExecutionSteps"]
+def _test_rows(s3: Any, sm: Any, pipeline: str, count: int = 50) -> tuple[list[str], list[float]]:
+    """Held-out rows of the latest run's test split: the features to send, and the true durations."""
+    latest = sm.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"][0]
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=latest["PipelineExecutionArn"])[
+        "PipelineExecutionSteps"]
     job = next(s for s in steps if s["StepName"] == "Preprocess")["Metadata"]["ProcessingJob"]["Arn"].split("/")[-1]
     outputs = sm.describe_processing_job(ProcessingJobName=job)["ProcessingOutputConfig"]["Outputs"]
     uri = next(o for o in outputs if o["OutputName"] == "test")["S3Output"]["S3Uri"].rstrip("/") + "/test.csv"
@@ -253,10 +258,8 @@ def _show_metrics(cw: Any, endpoint: str, expected: int) -> None:
     console.print(table)
 
 
-def _copy_artifacts(s3: Any, sm: Any, bucket: str, prefix: str, out: Path, captured: list[str]) -> None:
-    from sagestack import settings as names
-
-    package = sm.list_model_packages(ModelPackageGroupName=names.DEFAULT_NAME)["ModelPackageSummaryList"][0]
+def _copy_artifacts(s3: Any, sm: Any, group: str, out: Path, capture_sample: str | None) -> None:
+    package = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"][0]
     described = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])
     artifacts = out / "artifacts"
     wanted = {
@@ -265,8 +268,8 @@ def _copy_artifacts(s3: Any, sm: Any, bucket: str, prefix: str, out: Path, captu
         "statistics.json": described["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"],
         "constraints.json": described["DriftCheckBaselines"]["ModelDataQuality"]["Constraints"]["S3Uri"],
     }
-    if captured:
-        wanted["data-capture-sample.jsonl"] = f"s3://{bucket}/{captured[0]}"
+    if capture_sample:
+        wanted["data-capture-sample.jsonl"] = capture_sample
     artifacts.mkdir(parents=True, exist_ok=True)
     console.print("[bold]where things are[/]")
     for name, uri in wanted.items():

@@ -1,26 +1,26 @@
-"""`sagestack endpoint ...`: deploy the latest approved model, call it, inspect it, remove it.
+"""`sagestack endpoint ...`: serve the latest approved model through the stack, call it, inspect it, remove it.
 
-Why deploy always makes a new model and endpoint config (named after the package version
-and the time) instead of editing the live ones: SageMaker endpoint configs are immutable,
-and a new config per deploy is what lets an update roll back to the previous fleet and
-keeps a record of what was served when. Data capture is on by default, into the artifacts
-bucket, because the drift monitor needs live traffic to compare with the baseline.
+The endpoint belongs to the stack (infra/serving.py): which model package it serves is the
+stack's `ModelPackageArn` parameter, so deploying a model is a `cdk deploy` with that
+parameter (and the model digest the package was registered with), and removing the
+endpoint is a deploy with the parameter emptied. CloudFormation makes a new model and
+endpoint config per package (configs are immutable), updates the endpoint blue/green, and
+deletes the old ones only once the new fleet serves.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 from botocore.exceptions import ClientError
 
-from sagestack import progress, registry, render, storage
+from infra.outputs import DIGEST_PARAMETER, PACKAGE_PARAMETER
+from sagestack import registry, render
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
+from sagestack.stack_cmds import deploy_stack
 
-VARIANT = "AllTraffic"
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 CSV, JSON = "text/csv", "application/json"
 
 
@@ -51,14 +51,8 @@ def served_packages(app: App, described: dict[str, Any]) -> list[str]:
     return found
 
 
-def _resource_name(endpoint_name: str, version: Any) -> str:
-    """`<endpoint>-v<version>-<UTC time>`, within SageMaker's 63 characters."""
-    suffix = f"-v{version}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    return endpoint_name[: 63 - len(suffix)].rstrip("-") + suffix
-
-
 def _approved_package(app: App, which: str | None) -> dict[str, Any]:
-    group = app.settings.model_package_group
+    group = app.settings.need("model_package_group")
     if which is None:
         return registry.latest_approved(app.sagemaker, group)
     package = registry.resolve(app.sagemaker, group, which)
@@ -69,118 +63,52 @@ def _approved_package(app: App, which: str | None) -> dict[str, Any]:
     return package
 
 
-def deployment_config(canary: int | None, alarms: tuple[str, ...], bake: int | None) -> dict[str, Any] | None:
-    """Blue/green guardrails for UpdateEndpoint, or None to leave SageMaker's default (all at once)."""
-    if canary is None and not alarms and bake is None:
-        return None
-    wait = 300 if bake is None else bake
-    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
-    if canary is not None:
-        routing = {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": canary},
-                   "WaitIntervalInSeconds": wait}
-    config: dict[str, Any] = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing,
-                                                        "TerminationWaitInSeconds": wait}}
-    if alarms:
-        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": alarm} for alarm in alarms]}
-    return config
+def _check_deployable(app: App, name: str) -> dict[str, Any] | None:
+    """The endpoint's description; a clear error when its state stops a deploy."""
+    existing = describe(app, name)
+    if existing and existing["EndpointStatus"] not in ("InService", "Failed"):
+        raise SagestackError(f"endpoint {name} is {existing['EndpointStatus']}; wait until it is InService "
+                             "(`sagestack endpoint status`)")
+    return existing
 
 
 @endpoint.command()
 @click.option("--version", "which", metavar="VERSION",
               help="Approved package version to deploy [default: the latest Approved].")
-@click.option("--instance-type", default=DEFAULT_INSTANCE_TYPE, show_default=True)
-@click.option("--instance-count", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--capture-percent", type=click.IntRange(0, 100), default=100, show_default=True,
-              help="Share of requests captured to S3 for monitoring (0 turns capture off).")
-@click.option("--canary", type=click.IntRange(1, 99), metavar="PERCENT",
-              help="On update, shift this share of capacity first, then the rest after --bake seconds.")
-@click.option("--rollback-alarm", "alarms", multiple=True, metavar="ALARM",
-              help="On update, roll back if this CloudWatch alarm fires while baking (repeatable).")
-@click.option("--bake", type=click.IntRange(0, 3600), metavar="SECONDS",
-              help="On update, how long the old fleet is kept (and alarms watched) after the shift "
-                   "[default: 300 with --canary/--rollback-alarm, else SageMaker's default].")
-@click.option("--force", is_flag=True, help="Deploy even if the endpoint already serves this package.")
-@click.option("--unpinned", is_flag=True,
-              help="Deploy a package that records no model sha256 (its model.joblib is then not checked "
-                   "against the registry).")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the endpoint is InService.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
+@click.option("--force", is_flag=True, help="Deploy even if the stack already serves this package.")
+@click.option("--yes", "-y", is_flag=True, help="With --aws, do not ask about security-relevant changes.")
 @pass_app
-def deploy(app: App, which: str | None, instance_type: str, instance_count: int, capture_percent: int,
-           canary: int | None, alarms: tuple[str, ...], bake: int | None, force: bool, unpinned: bool,
-           wait: bool, timeout: float) -> None:
-    """Deploy the latest Approved model package (create the endpoint, or update it to a new config).
+def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
+    """Serve the latest Approved model package: `cdk deploy` with the package as the stack's parameter.
 
-    The endpoint's model server is given the sha256 of model.joblib that the package was
-    registered with, and refuses to load any other artifact.
+    The stack (infra/serving.py) makes the model, the endpoint config (data capture, KMS) and
+    the endpoint, or updates the endpoint blue/green to the new package. The model server is
+    given the sha256 of model.joblib that the package was registered with and refuses any
+    other artifact.
     """
     s = app.settings
     package = _approved_package(app, which)
     arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion", "?")
     pin = registry.model_pin(app.sagemaker, arn)
-    if pin is None and not unpinned:
+    if pin is None:
         raise SagestackError(f"model package version {version} records no model sha256, so the endpoint could not "
-                             f"check that it serves the registered artifact; register it with the pipeline, or "
-                             f"deploy with --unpinned to accept that")
-    existing = describe(app, s.endpoint_name)
-    if existing:
-        status = existing["EndpointStatus"]
-        if status == "Failed":
-            reason = render.one_line_reason(existing.get("FailureReason", ""))
-            raise SagestackError(f"endpoint {s.endpoint_name} is Failed ({reason}); "
-                                 "remove it with `sagestack endpoint delete` and deploy again")
-        if status != "InService":
-            raise SagestackError(f"endpoint {s.endpoint_name} is {status}; wait until it is InService "
-                                 "(`sagestack endpoint status`)")
-        if not force and served_packages(app, existing) == [arn]:
-            app.out.print(f"endpoint {s.endpoint_name} already serves model package version {version} "
-                          "(--force deploys it again)")
-            return
-    if capture_percent:
-        storage.ensure_bucket(app)
-    name = _resource_name(s.endpoint_name, version)
-    container: dict[str, Any] = {"ModelPackageName": arn}
-    if pin is not None:
-        container["Environment"] = {registry.PIN_VARIABLE: pin}
-    app.sagemaker.create_model(ModelName=name, ExecutionRoleArn=s.role_arn, PrimaryContainer=container)
-    config: dict[str, Any] = {
-        "EndpointConfigName": name,
-        "ProductionVariants": [{"VariantName": VARIANT, "ModelName": name, "InstanceType": instance_type,
-                                "InitialInstanceCount": instance_count, "InitialVariantWeight": 1.0}],
-    }
-    if capture_percent:
-        config["DataCaptureConfig"] = {
-            "EnableCapture": True, "InitialSamplingPercentage": capture_percent, "DestinationS3Uri": s.capture_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {"CsvContentTypes": [CSV], "JsonContentTypes": [JSON]},
-        }
-    app.sagemaker.create_endpoint_config(**config)
-    if existing:
-        update: dict[str, Any] = {"EndpointName": s.endpoint_name, "EndpointConfigName": name}
-        guardrails = deployment_config(canary, alarms, bake)
-        if guardrails:
-            update["DeploymentConfig"] = guardrails
-        app.sagemaker.update_endpoint(**update)
-        action = "updating"
-    else:
-        app.sagemaker.create_endpoint(EndpointName=s.endpoint_name, EndpointConfigName=name)
-        action = "creating"
-    app.out.print(f"{action} endpoint {s.endpoint_name}: model package version {version}, config {name}"
-                  + (f", capture {capture_percent}% to {s.capture_uri}" if capture_percent else ""))
-    if not wait:
+                             f"check that it serves the registered artifact; register it with the pipeline")
+    name = s.need("endpoint_name")
+    existing = _check_deployable(app, name)
+    if not force and existing and existing["EndpointStatus"] == "InService" and s.served_model_package == arn:
+        app.out.print(f"endpoint {name} already serves model package version {version} (--force deploys it again)")
         return
-    try:
-        final = progress.wait_endpoint(app.out, app.sagemaker, s.endpoint_name, timeout=timeout)
-    except TimeoutError as e:
-        raise SagestackError(f"endpoint {s.endpoint_name} {e}; follow it with `sagestack endpoint status`") from None
-    if final["EndpointStatus"] == "Failed":
-        reason = render.one_line_reason(final.get("FailureReason", ""), 300)
-        raise SagestackError(f"endpoint {s.endpoint_name} Failed: {reason}")
-    if final["EndpointStatus"] == "InService" and final.get("EndpointConfigName") != name:
-        reason = render.one_line_reason(final.get("FailureReason") or "no reason given")
-        raise SagestackError(f"the update of endpoint {s.endpoint_name} was rolled back ({reason}); it still "
-                             f"serves {final.get('EndpointConfigName')}")
-    app.out.print(f"endpoint {s.endpoint_name} is {final['EndpointStatus']}, serving model package version {version}")
+    app.out.print(f"{'updating' if existing else 'creating'} endpoint {name} with model package version {version} "
+                  f"through stack {s.stack.name}")
+    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin}, yes=yes)
+    final = describe(app, name)
+    if final is None or final["EndpointStatus"] != "InService":
+        status = final["EndpointStatus"] if final else "missing"
+        raise SagestackError(f"the stack deployed but endpoint {name} is {status}; see `sagestack endpoint status`")
+    if app.settings.served_model_package != arn:
+        raise SagestackError(f"the stack deployed but serves {app.settings.served_model_package}, not {arn}")
+    app.out.print(f"endpoint {name} is InService, serving model package version {version} "
+                  f"({render.seconds_text(took)})")
 
 
 def _content_type(body: bytes, file_name: str | None) -> str:
@@ -207,8 +135,8 @@ def invoke(app: App, body: str | None, source: Any, content_type: str | None, ac
     if not payload.strip():
         raise click.UsageError("the request body is empty")
     kind = content_type or _content_type(payload, getattr(source, "name", None))
-    kwargs: dict[str, Any] = {"EndpointName": app.settings.endpoint_name, "ContentType": kind, "Accept": accept or kind,
-                              "Body": payload}
+    kwargs: dict[str, Any] = {"EndpointName": app.settings.need("endpoint_name"), "ContentType": kind,
+                              "Accept": accept or kind, "Body": payload}
     if variant:
         kwargs["TargetVariant"] = variant
     response = app.client("sagemaker-runtime").invoke_endpoint(**kwargs)
@@ -220,7 +148,7 @@ def invoke(app: App, body: str | None, source: Any, content_type: str | None, ac
 @pass_app
 def status(app: App) -> None:
     """Show the endpoint's status and the model package it serves."""
-    name = app.settings.endpoint_name
+    name = app.settings.need("endpoint_name")
     described = describe(app, name)
     if described is None:
         raise SagestackError(f"endpoint {name} does not exist (deploy it with `sagestack endpoint deploy`)")
@@ -239,22 +167,18 @@ def status(app: App) -> None:
 
 @endpoint.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (only asked on --aws).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds to wait.")
 @pass_app
-def delete(app: App, yes: bool, timeout: float) -> None:
-    """Delete the endpoint (its models and configs stay, as a record)."""
-    name = app.settings.endpoint_name
-    if describe(app, name) is None:
-        app.out.print(f"endpoint {name} does not exist")
+def delete(app: App, yes: bool) -> None:
+    """Remove the endpoint: deploy the stack serving nothing (its model and config go with it)."""
+    s = app.settings
+    name = s.need("endpoint_name")
+    if not s.served_model_package and describe(app, name) is None:
+        app.out.print(f"stack {s.stack.name} serves no endpoint")
         return
     if app.target.aws and not yes:
-        click.confirm(f"delete endpoint {name} on {app.target.description}?", abort=True)
-    app.sagemaker.delete_endpoint(EndpointName=name)
-    started = time.monotonic()
-    with progress.spinner(app.out, f"deleting endpoint {name}:") as update:
-        while describe(app, name) is not None:
-            if time.monotonic() - started > timeout:
-                raise SagestackError(f"endpoint {name} still exists after {timeout:.0f} s")
-            update(render.seconds_text(time.monotonic() - started))
-            time.sleep(1.0)
-    app.out.print(f"endpoint {name} deleted")
+        click.confirm(f"remove endpoint {name} from stack {s.stack.name} on {app.target.description}?", abort=True)
+    took = deploy_stack(app, {PACKAGE_PARAMETER: "", DIGEST_PARAMETER: ""}, yes=True)
+    if describe(app, name) is not None:
+        raise SagestackError(f"the stack deployed but endpoint {name} still exists (it is not the stack's; "
+                             "delete it with the SageMaker API)")
+    app.out.print(f"endpoint {name} removed ({render.seconds_text(took)})")

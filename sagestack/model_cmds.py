@@ -28,7 +28,7 @@ def model() -> None:
 @pass_app
 def list_packages(app: App, metrics: bool, limit: int) -> None:
     """List the group's model packages: version, status, approval, metrics."""
-    group = app.settings.model_package_group
+    group = app.settings.need("model_package_group")
     registry.ensure_group(app.sagemaker, group)
     found = registry.packages(app.sagemaker, group)[:limit]
     if not found:
@@ -49,7 +49,7 @@ def list_packages(app: App, metrics: bool, limit: int) -> None:
 
 
 def _set_approval(app: App, which: str, status: str, description: str | None) -> None:
-    package = registry.resolve(app.sagemaker, app.settings.model_package_group, which)
+    package = registry.resolve(app.sagemaker, app.settings.need("model_package_group"), which)
     arn = package["ModelPackageArn"]
     previous = package.get("ModelApprovalStatus", "?")
     kwargs = {"ModelPackageArn": arn, "ModelApprovalStatus": status}

@@ -1,10 +1,7 @@
-"""`sagestack pipeline ...`: deploy the taxi pipeline, run it, and follow its executions.
+"""`sagestack pipeline ...`: run the stack's pipeline and follow its executions.
 
-Why `upsert` uploads before it deploys: the definition names the job code by
-content-hashed S3 keys (see pipelines/code_bundle.py), so the objects must exist before
-any execution can start; uploading first means a definition in SageMaker never points at
-code that is not there. An unchanged definition is not re-sent, so `upsert` is safe to run
-on every change (and in CI).
+The pipeline itself (its definition from pipelines/, the job code as CDK assets) is part of
+the stack: `sagestack deploy` creates and updates it.
 
 Why `start` checks parameters against the *deployed* definition: a typo in a parameter
 name would otherwise be silently ignored by SageMaker and the run would use the default.
@@ -13,140 +10,33 @@ name would otherwise be silently ignored by SageMaker and the run would use the 
 from __future__ import annotations
 
 import json
-import logging
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 from botocore.exceptions import ClientError
 
 from pipelines import parameters as names  # parameter names only: cheap, the SDK is imported lazily
-from sagestack import progress, render, storage
+from sagestack import progress, render
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
 
 LATEST = "latest"
-DESCRIPTION = "NYC taxi trip duration: preprocess, train, evaluate, baseline, quality gate, register"
 TERMINAL = progress.TERMINAL_EXECUTION
 
 
 @click.group()
 def pipeline() -> None:
-    """The SageMaker pipeline: upsert, start, list executions, show steps."""
-
-
-# ---------------------------------------------------------------------------- upsert
-
-
-@contextmanager
-def _quiet_sdk() -> Iterator[None]:
-    """Silence the SDK while it builds, and undo the logging setup it does on import.
-
-    Importing the SDK calls `logging.basicConfig(level=INFO)` (sagemaker.core.experiments),
-    after which every library's INFO lines (botocore's included) would reach the terminal;
-    its notes about what it leaves out of a definition are not news either: we mean it.
-    """
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    logging.disable(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(logging.NOTSET)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-# Building a definition with the SDK takes seconds; it is a pure function of the config and
-# the code bundle's bytes, so a process that upserts repeatedly (the demo, tests) builds once.
-_DEFINITIONS: dict[tuple[Any, ...], str] = {}
-
-
-def build_definition(app: App, input_data_uri: str | None, rmse_threshold: float | None,
-                     image_uri: str | None) -> tuple[Any, str, Any]:
-    """The pipeline config, its definition JSON and the code bundle it points at, for the current settings."""
-    from pipelines.code_bundle import build_code_bundle
-    from pipelines.config import PipelineConfig
-    from pipelines.definition import definition_json
-
-    s = app.settings
-    options: dict[str, Any] = {}
-    if input_data_uri:
-        options["input_data_uri"] = input_data_uri
-    if rmse_threshold is not None:
-        options["rmse_threshold"] = rmse_threshold
-    if image_uri:
-        options["image_uri"] = image_uri
-    try:
-        with _quiet_sdk():  # the config resolves the image URI with the SDK, which sets up logging on import
-            config = PipelineConfig(role_arn=s.role_arn, bucket=s.bucket, region=s.region,
-                                    pipeline_name=s.pipeline_name, prefix=s.prefix,
-                                    model_package_group_name=s.model_package_group, **options)
-            bundle = build_code_bundle(config.bucket, config.code_prefix)
-            key = (config, tuple(bundle.items()))
-            if key not in _DEFINITIONS:
-                _DEFINITIONS[key] = definition_json(config, bundle)
-            return config, _DEFINITIONS[key], bundle
-    except (ValueError, FileNotFoundError) as e:
-        raise SagestackError(str(e)) from None
-
-
-def _ensure_group(app: App) -> bool:
-    group = app.settings.model_package_group
-    try:
-        app.sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-        return False
-    except ClientError as e:
-        if not is_not_found(e):
-            raise
-    app.sagemaker.create_model_package_group(
-        ModelPackageGroupName=group, ModelPackageGroupDescription="NYC taxi trip duration models (sagestack)")
-    return True
+    """The stack's SageMaker pipeline: start, list executions, show steps."""
 
 
 def _deployed_definition(app: App) -> dict[str, Any] | None:
     """The pipeline as SageMaker has it, or None if it does not exist."""
     try:
-        return app.sagemaker.describe_pipeline(PipelineName=app.settings.pipeline_name)
+        return app.sagemaker.describe_pipeline(PipelineName=app.settings.need("pipeline_name"))
     except ClientError as e:
         if is_not_found(e):
             return None
         raise
-
-
-@pipeline.command()
-@click.option("--input-data-uri", help="Default raw-data location (the InputDataUri default) [default: "
-                                       "s3://<bucket>/<prefix>/data/].")
-@click.option("--rmse-threshold", type=click.FloatRange(min=0, min_open=True),
-              help="Default quality gate (the RmseThreshold default) [default: the pipeline's].")
-@click.option("--image-uri", help="Job and serving image [default: the region's sklearn 1.2-1 image].")
-@pass_app
-def upsert(app: App, input_data_uri: str | None, rmse_threshold: float | None, image_uri: str | None) -> None:
-    """Create or update the pipeline from pipelines/ (uploads the job code first)."""
-    from pipelines.code_bundle import upload
-    from pipelines.publish import upsert_pipeline
-
-    s = app.settings
-    config, definition, bundle = build_definition(app, input_data_uri, rmse_threshold, image_uri)
-    if storage.ensure_bucket(app):
-        app.out.print(f"created bucket {s.bucket}")
-    written = upload(bundle, app.s3)
-    app.out.print(f"job code: {len(written)} object(s) uploaded, {len(bundle) - len(written)} already in "
-                  f"s3://{s.bucket}/{s.prefix}/code/")
-    if _ensure_group(app):
-        app.out.print(f"created model package group {s.model_package_group}")
-    deployed = _deployed_definition(app)
-    if deployed and deployed.get("RoleArn") == s.role_arn and \
-            json.loads(deployed.get("PipelineDefinition") or "{}") == json.loads(definition):
-        arn, action = deployed["PipelineArn"], "unchanged"
-    else:
-        arn = upsert_pipeline(app.sagemaker, config, definition, DESCRIPTION)
-        action = "created" if deployed is None else "updated"
-    app.out.print(f"pipeline {s.pipeline_name} {action} ({arn})")
 
 
 # ---------------------------------------------------------------------------- start
@@ -211,7 +101,7 @@ def start(app: App, pairs: tuple[str, ...], input_uri: str | None, rmse_threshol
             params[name] = str(value)
     deployed = _deployed_definition(app)
     if deployed is None:
-        raise SagestackError(f"pipeline {s.pipeline_name} does not exist; create it with `sagestack pipeline upsert`")
+        raise SagestackError(f"pipeline {s.pipeline_name} does not exist; deploy the stack with `sagestack deploy`")
     declared = _parameters_of(deployed)
     unknown = sorted(set(params) - set(declared))
     if unknown:
@@ -296,8 +186,8 @@ def executions(app: App, limit: int) -> list[dict[str, Any]]:
 def _require_pipeline(app: App) -> dict[str, Any]:
     deployed = _deployed_definition(app)
     if deployed is None:
-        raise SagestackError(f"pipeline {app.settings.pipeline_name} does not exist; create it with "
-                             "`sagestack pipeline upsert`")
+        raise SagestackError(f"pipeline {app.settings.pipeline_name} does not exist; deploy the stack with "
+                             "`sagestack deploy`")
     return deployed
 
 

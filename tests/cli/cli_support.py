@@ -79,3 +79,18 @@ def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None,
     full_env = {**os.environ, "COLUMNS": "250", **(env or {})}
     return subprocess.run([*SAGESTACK, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """SageStack-local in the session's localcloud: its outputs, and the options that reach it."""
+
+    url: str
+    outputs: dict[str, str]
+
+    @property
+    def options(self) -> list[str]:
+        return ["--endpoint-url", self.url]
+
+    def __getitem__(self, output: str) -> str:
+        return self.outputs[output]

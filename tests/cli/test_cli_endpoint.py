@@ -1,8 +1,11 @@
-"""`sagestack endpoint deploy/invoke/status/delete` with a tiny sklearn model in a model package."""
+"""`sagestack endpoint deploy/invoke/status/delete`: a tiny sklearn model in a package, served through the stack.
+
+The packages live in a group of this module's own (named with --model-package-group, which
+also exercises the override); `endpoint deploy` serves them with the stack's endpoint.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -14,11 +17,11 @@ import joblib
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from cli_support import SERVE, SKLEARN_IMAGE, Names, invoke, tarball
+from cli_support import SERVE, SKLEARN_IMAGE, Names, Stack, invoke, tarball
 from sklearn.linear_model import LinearRegression
 from support import LocalCloud, wait_until
 
-from sagestack.endpoint_cmds import deployment_config
+from infra import outputs
 
 
 def _model_joblib() -> bytes:
@@ -36,7 +39,7 @@ PIN = hashlib.sha256(MODEL).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def names(localcloud: LocalCloud) -> Iterator[Names]:
+def names(localcloud: LocalCloud, stack: Stack) -> Iterator[Names]:
     names = Names()
     sm, s3 = localcloud.client("sagemaker"), localcloud.client("s3")
     s3.create_bucket(Bucket=names.bucket)
@@ -44,8 +47,11 @@ def names(localcloud: LocalCloud) -> Iterator[Names]:
     s3.put_object(Bucket=names.bucket, Key="m/sourcedir.tar.gz", Body=tarball({"serve.py": SERVE}))
     sm.create_model_package_group(ModelPackageGroupName=names.group)
     yield names
-    with contextlib.suppress(ClientError):  # normally deleted by the tests already
-        sm.delete_endpoint(EndpointName=names.endpoint)
+    invoke([*stack.options, "endpoint", "delete"])  # normally removed by the tests already
+
+
+def _options(stack: Stack, names: Names) -> list[str]:
+    return [*stack.options, "--model-package-group", names.group]
 
 
 def _add_package(localcloud: LocalCloud, names: Names, pin: str | None = PIN, metadata_pin: str | None = PIN,
@@ -67,32 +73,35 @@ def _add_package(localcloud: LocalCloud, names: Names, pin: str | None = PIN, me
     return sm.describe_model_package(ModelPackageName=arn["ModelPackageArn"])
 
 
-def test_deploy_needs_an_approved_package(localcloud: LocalCloud, names: Names) -> None:
+def test_deploy_needs_an_approved_package(localcloud: LocalCloud, stack: Stack, names: Names) -> None:
     _add_package(localcloud, names)
-    result = invoke([*names.options(localcloud.url), "endpoint", "deploy"])
+    result = invoke([*_options(stack, names), "endpoint", "deploy"])
     assert result.exit_code == 1
     assert result.stderr == (f"error: model package group {names.group!r} has no Approved package; "
                              "approve one with `sagestack model approve`\n")
-    result = invoke([*names.options(localcloud.url), "endpoint", "deploy", "--version", "1"])
+    result = invoke([*_options(stack, names), "endpoint", "deploy", "--version", "1"])
     assert result.exit_code == 1
     assert "version 1 is PendingManualApproval, not Approved" in result.stderr
 
 
-def test_deploy_invoke_status_delete(localcloud: LocalCloud, names: Names, tmp_path: Path) -> None:
-    opts = names.options(localcloud.url)
+def test_deploy_invoke_status_delete(localcloud: LocalCloud, stack: Stack, names: Names, tmp_path: Path) -> None:
+    opts, endpoint = _options(stack, names), stack[outputs.ENDPOINT_NAME]
     assert invoke([*opts, "model", "approve", "latest"]).exit_code == 0
-    result = invoke([*opts, "endpoint", "deploy", "--capture-percent", "100"])
+    result = invoke([*opts, "endpoint", "deploy"])
     assert result.exit_code == 0, result.output
-    assert f"endpoint {names.endpoint} is InService, serving model package version 1" in result.stdout
+    assert f"creating endpoint {endpoint} with model package version 1 through stack SageStack-local" in result.stdout
+    assert f"endpoint {endpoint} is InService, serving model package version 1" in result.stdout
+    assert "ServingEndpoint" in result.stderr  # the CDK CLI's own progress, shown as it happened
     sm = localcloud.client("sagemaker")
-    described = sm.describe_endpoint(EndpointName=names.endpoint)
+    described = sm.describe_endpoint(EndpointName=endpoint)
     assert described["EndpointStatus"] == "InService"
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
-    assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{names.bucket}/taxi-duration/data-capture"
-    assert config["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{stack[outputs.CAPTURE_BUCKET]}/data-capture"
+    assert config["KmsKeyId"] == stack[outputs.KEY_ARN]
     model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["ModelPackageName"].endswith(f"{names.group}/1")
     assert model["PrimaryContainer"]["Environment"] == {"SAGESTACK_MODEL_SHA256": PIN}
+    assert model["ExecutionRoleArn"] == stack[outputs.MODEL_ROLE_ARN]
 
     again = invoke([*opts, "endpoint", "deploy"])  # nothing new approved: nothing to do
     assert again.exit_code == 0
@@ -116,8 +125,9 @@ def test_deploy_invoke_status_delete(localcloud: LocalCloud, names: Names, tmp_p
     assert usage.exit_code == 2 and "give exactly one of --body and --file" in usage.output
 
     s3 = localcloud.client("s3")
-    prefix = f"taxi-duration/data-capture/{names.endpoint}/AllTraffic/"
-    captured = wait_until(lambda: s3.list_objects_v2(Bucket=names.bucket, Prefix=prefix).get("KeyCount", 0), 15)
+    prefix = f"data-capture/{endpoint}/AllTraffic/"
+    captured = wait_until(lambda: s3.list_objects_v2(Bucket=stack[outputs.CAPTURE_BUCKET], Prefix=prefix).get(
+        "KeyCount", 0), 15)
     assert captured, "the deployed endpoint did not capture requests"
 
     status = invoke([*opts, "endpoint", "status"])
@@ -126,83 +136,51 @@ def test_deploy_invoke_status_delete(localcloud: LocalCloud, names: Names, tmp_p
 
     deleted = invoke([*opts, "endpoint", "delete"])
     assert deleted.exit_code == 0, deleted.output
-    assert f"endpoint {names.endpoint} deleted" in deleted.stdout
+    assert f"endpoint {endpoint} removed" in deleted.stdout
     gone = invoke([*opts, "endpoint", "status"])
     assert gone.exit_code == 1
-    assert gone.stderr == (f"error: endpoint {names.endpoint} does not exist "
-                           "(deploy it with `sagestack endpoint deploy`)\n")
+    assert gone.stderr == f"error: endpoint {endpoint} does not exist (deploy it with `sagestack endpoint deploy`)\n"
+    assert not [m for m in sm.list_models()["Models"] if m["ModelName"].startswith("SageStack-local-Serving")]
+    nothing = invoke([*opts, "endpoint", "delete"])
+    assert nothing.exit_code == 0 and "stack SageStack-local serves no endpoint" in nothing.stdout
 
 
-def _update_endpoint_supported(localcloud: LocalCloud) -> bool:
-    """AWS answers UpdateEndpoint for a missing endpoint with a ValidationException naming it."""
-    try:
-        localcloud.client("sagemaker").update_endpoint(EndpointName="probe-missing-7d2", EndpointConfigName="x")
-    except ClientError as e:
-        return e.response["Error"]["Code"] == "ValidationException"
-    return False
-
-
-def test_deploy_updates_the_endpoint_to_a_newly_approved_version(localcloud: LocalCloud, names: Names) -> None:
-    if not _update_endpoint_supported(localcloud):
-        pytest.skip("this localcloud does not implement UpdateEndpoint yet")
-    opts = names.options(localcloud.url)
+def test_deploy_updates_the_endpoint_to_a_newly_approved_version_blue_green(localcloud: LocalCloud, stack: Stack,
+                                                                           names: Names) -> None:
+    opts, endpoint = _options(stack, names), stack[outputs.ENDPOINT_NAME]
     first = _add_package(localcloud, names)
     assert invoke([*opts, "model", "approve", str(first["ModelPackageVersion"])]).exit_code == 0
-    created = invoke([*opts, "endpoint", "deploy", "--capture-percent", "0"])
+    created = invoke([*opts, "endpoint", "deploy"])
     assert created.exit_code == 0, created.output
+    sm = localcloud.client("sagemaker")
+    before = sm.describe_endpoint(EndpointName=endpoint)
     second = _add_package(localcloud, names)
     assert invoke([*opts, "model", "approve"]).exit_code == 0
-    updated = invoke([*opts, "endpoint", "deploy", "--capture-percent", "0"])
+    updated = invoke([*opts, "endpoint", "deploy"])
     assert updated.exit_code == 0, updated.output
     version = second["ModelPackageVersion"]
-    assert f"updating endpoint {names.endpoint}: model package version {version}" in updated.stdout
-    sm = localcloud.client("sagemaker")
-    described = sm.describe_endpoint(EndpointName=names.endpoint)
-    assert described["EndpointStatus"] == "InService"
-    assert described["EndpointConfigName"].startswith(f"{names.endpoint}-v{second['ModelPackageVersion']}-")
+    assert f"updating endpoint {endpoint} with model package version {version}" in updated.stdout
+    after = sm.describe_endpoint(EndpointName=endpoint)
+    assert after["EndpointStatus"] == "InService" and after["EndpointArn"] == before["EndpointArn"]  # updated
+    assert after["EndpointConfigName"] != before["EndpointConfigName"]
+    with pytest.raises(ClientError):  # the old config goes once the endpoint has moved on
+        sm.describe_endpoint_config(EndpointConfigName=before["EndpointConfigName"])
     result = invoke([*opts, "endpoint", "invoke", "--body", "0,0,0"])
     assert result.exit_code == 0 and float(result.stdout) == pytest.approx(3.0, abs=1e-6)
     assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
 
 
-def test_deploy_refuses_packages_without_a_model_pin_unless_told(localcloud: LocalCloud, names: Names) -> None:
-    opts = names.options(localcloud.url)
+def test_deploy_refuses_packages_without_a_model_pin(stack: Stack, names: Names, localcloud: LocalCloud) -> None:
     unpinned = _add_package(localcloud, names, pin=None, metadata_pin=None, approved=True)
     version = unpinned["ModelPackageVersion"]
-    refused = invoke([*opts, "endpoint", "deploy", "--version", str(version), "--capture-percent", "0"])
+    refused = invoke([*_options(stack, names), "endpoint", "deploy", "--version", str(version)])
     assert refused.exit_code == 1
     assert f"model package version {version} records no model sha256" in refused.stderr
-    assert "--unpinned" in refused.stderr
-    accepted = invoke([*opts, "endpoint", "deploy", "--version", str(version), "--capture-percent", "0", "--unpinned"])
-    assert accepted.exit_code == 0, accepted.output
-    sm = localcloud.client("sagemaker")
-    config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(
-        EndpointName=names.endpoint)["EndpointConfigName"])
-    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
-    assert "Environment" not in model["PrimaryContainer"]
-    assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
 
 
-def test_deploy_refuses_a_package_whose_two_pins_disagree(localcloud: LocalCloud, names: Names) -> None:
-    opts = names.options(localcloud.url)
+def test_deploy_refuses_a_package_whose_two_pins_disagree(localcloud: LocalCloud, stack: Stack,
+                                                          names: Names) -> None:
     edited = _add_package(localcloud, names, pin=PIN, metadata_pin="0" * 64, approved=True)
-    refused = invoke([*opts, "endpoint", "deploy", "--version", str(edited["ModelPackageVersion"])])
+    refused = invoke([*_options(stack, names), "endpoint", "deploy", "--version", str(edited["ModelPackageVersion"])])
     assert refused.exit_code == 1
     assert "records two different model digests" in refused.stderr and "refusing it" in refused.stderr
-
-
-def test_deployment_guardrails_follow_the_update_endpoint_shape() -> None:
-    assert deployment_config(None, (), None) is None  # SageMaker's own default
-    canary = deployment_config(10, ("ep-5xx", "ep-latency"), None)
-    assert canary == {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-                                            "WaitIntervalInSeconds": 300},
-            "TerminationWaitInSeconds": 300,
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "ep-5xx"}, {"AlarmName": "ep-latency"}]},
-    }
-    quick = deployment_config(None, ("a",), 30)
-    assert quick["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE",
-                                                                             "WaitIntervalInSeconds": 0}
-    assert quick["BlueGreenUpdatePolicy"]["TerminationWaitInSeconds"] == 30

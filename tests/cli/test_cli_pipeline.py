@@ -1,58 +1,51 @@
-"""`sagestack pipeline upsert/start/list/steps` with the real taxi pipeline on a little generated data."""
+"""`sagestack deploy/names` and `pipeline start/list/steps`: the stack's taxi pipeline on a little generated data."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 
 import pytest
-from cli_support import Names, invoke
+from cli_support import Stack, invoke
 from support import LocalCloud
 
+from infra import outputs
 from training.datagen import generate_month
 
 FAST = ["-p", "MaxIter=15", "-p", "MaxLeafNodes=8"]  # a small model: the run is about the plumbing
 
 
 @pytest.fixture(scope="module")
-def deployed(localcloud: LocalCloud) -> Iterator[Names]:
-    """The pipeline upserted by the CLI into a fresh bucket, with one month of 1500 generated trips."""
-    names = Names()
-    result = invoke([*names.options(localcloud.url), "pipeline", "upsert"])
-    assert result.exit_code == 0, result.output
-    assert f"created bucket {names.bucket}" in result.stdout
-    assert f"created model package group {names.group}" in result.stdout
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{names.pipeline}"
-    assert f"pipeline {names.pipeline} created ({arn})" in result.stdout
+def deployed(localcloud: LocalCloud, stack: Stack) -> Stack:
+    """The stack's pipeline with one month of 1500 generated trips where it reads data by default."""
     buf = io.BytesIO()
     generate_month(2024, 1, trips=1500, seed=11).to_parquet(buf, index=False)
-    localcloud.client("s3").put_object(Bucket=names.bucket, Key="taxi-duration/data/2024-01.parquet",
-                                       Body=buf.getvalue())
-    yield names
+    bucket, _, prefix = stack[outputs.INPUT_DATA_URI].removeprefix("s3://").partition("/")
+    localcloud.client("s3").put_object(Bucket=bucket, Key=f"{prefix}2024-01.parquet", Body=buf.getvalue())
+    return stack
 
 
-def test_upsert_uploads_code_and_is_idempotent(localcloud: LocalCloud, deployed: Names) -> None:
-    s3, sm = localcloud.client("s3"), localcloud.client("sagemaker")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=deployed.bucket, Prefix="taxi-duration/code/")["Contents"]]
-    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == ["baseline.py", "evaluate.py", "preprocess.py",
-                                                          "sourcedir.tar.gz", "sourcedir.tar.gz"]
-    definition = sm.describe_pipeline(PipelineName=deployed.pipeline)["PipelineDefinition"]
-    assert all(f"s3://{deployed.bucket}/{k}" in definition for k in keys)  # it runs exactly the uploaded code
+def test_deploy_made_the_stack_and_names_say_where_each_name_comes_from(localcloud: LocalCloud,
+                                                                       deployed: Stack) -> None:
+    result = invoke([*deployed.options, "names"])
+    assert result.exit_code == 0, result.output
+    pipeline = deployed[outputs.PIPELINE_NAME]
+    assert re.search(rf"pipeline_name\s+{pipeline}\s+output PipelineName of SageStack-local", result.stdout)
+    assert re.search(rf"model_package_group\s+{deployed[outputs.MODEL_PACKAGE_GROUP]}\s+output", result.stdout)
+    assert re.search(r"stack\s+SageStack-local\s+(CREATE|UPDATE)_COMPLETE", result.stdout)
+    override = invoke([*deployed.options, "--pipeline", "elsewhere", "names"])
+    assert re.search(r"pipeline_name\s+elsewhere\s+override", override.stdout), override.stdout
+    sm = localcloud.client("sagemaker")
+    definition = sm.describe_pipeline(PipelineName=pipeline)["PipelineDefinition"]
+    assert deployed[outputs.INPUT_DATA_URI] in definition and deployed[outputs.MODEL_PACKAGE_GROUP] in definition
 
-    again = invoke([*deployed.options(localcloud.url), "pipeline", "upsert"])
+    again = invoke([*deployed.options, "deploy"])  # nothing changed: the CDK CLI finds nothing to do
     assert again.exit_code == 0, again.output
-    assert "job code: 0 object(s) uploaded, 5 already in" in again.stdout
-    assert f"pipeline {deployed.pipeline} unchanged" in again.stdout
-
-    changed = invoke([*deployed.options(localcloud.url), "pipeline", "upsert", "--rmse-threshold", "42"])
-    assert changed.exit_code == 0, changed.output
-    assert f"pipeline {deployed.pipeline} updated" in changed.stdout
-    assert '"DefaultValue":42.0' in sm.describe_pipeline(PipelineName=deployed.pipeline)["PipelineDefinition"]
+    assert "(no changes)" in again.stderr and re.search(r"is (CREATE|UPDATE)_COMPLETE", again.stdout)
 
 
-def test_start_follows_a_successful_run_to_the_registered_model(localcloud: LocalCloud, deployed: Names) -> None:
-    result = invoke([*deployed.options(localcloud.url), "pipeline", "start", *FAST, "--rmse-threshold", "100",
+def test_start_follows_a_successful_run_to_the_registered_model(localcloud: LocalCloud, deployed: Stack) -> None:
+    result = invoke([*deployed.options, "pipeline", "start", *FAST, "--rmse-threshold", "100",
                      "--display-name", "cli-test-run", "--poll", "0.3"])
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -61,26 +54,27 @@ def test_start_follows_a_successful_run_to_the_registered_model(localcloud: Loca
     assert "RmseGate: Succeeded after" in out and "outcome True" in out
     assert re.search(r"execution \w+ Succeeded in ", out)
     assert "registered model package version 1" in out and "sagestack model approve 1" in out
-    packages = localcloud.client("sagemaker").list_model_packages(ModelPackageGroupName=deployed.group)
+    group = deployed[outputs.MODEL_PACKAGE_GROUP]
+    packages = localcloud.client("sagemaker").list_model_packages(ModelPackageGroupName=group)
     assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["PendingManualApproval"]
 
     execution_id = re.search(r"started execution (\w+) of", out).group(1)
-    steps = invoke([*deployed.options(localcloud.url), "pipeline", "steps", execution_id])
+    steps = invoke([*deployed.options, "pipeline", "steps", execution_id])
     assert steps.exit_code == 0, steps.output
     assert f"execution {execution_id}  Succeeded" in steps.stdout
     assert re.search(r"Register\s+RegisterModel\s+Succeeded.*model package 1", steps.stdout)
     assert re.search(r"Train\s+Training\s+Succeeded", steps.stdout)
-    runs = invoke([*deployed.options(localcloud.url), "pipeline", "list"])
+    runs = invoke([*deployed.options, "pipeline", "list"])
     assert re.search(rf"^{execution_id}\s+Succeeded\s+.*cli-test-run", runs.stdout, re.MULTILINE), runs.stdout
 
-    listed = invoke([*deployed.options(localcloud.url), "model", "list"])
+    listed = invoke([*deployed.options, "model", "list"])
     assert re.search(r"^1\s+Completed\s+PendingManualApproval\s+\S+ \S+\s+\d+\.\d+", listed.stdout, re.MULTILINE), \
         listed.stdout  # the evaluation report's metrics are shown
 
 
-def test_failed_run_exits_non_zero_with_the_reason(localcloud: LocalCloud, deployed: Names) -> None:
-    empty = f"s3://{deployed.bucket}/nothing-here/"
-    result = invoke([*deployed.options(localcloud.url), "pipeline", "start", "--input", empty, "--poll", "0.3"])
+def test_failed_run_exits_non_zero_with_the_reason(localcloud: LocalCloud, deployed: Stack) -> None:
+    empty = f"s3://{deployed[outputs.DATA_BUCKET]}/nothing-here/"
+    result = invoke([*deployed.options, "pipeline", "start", "--input", empty, "--poll", "0.3"])
     assert result.exit_code == 1, result.output
     assert "Preprocess: Failed" in result.stdout  # shown live
     error = result.stderr.strip()
@@ -89,26 +83,27 @@ def test_failed_run_exits_non_zero_with_the_reason(localcloud: LocalCloud, deplo
     assert "Preprocess" in error and empty in error, error  # the failed step's own reason
 
 
-def test_no_wait_list_and_steps(localcloud: LocalCloud, deployed: Names) -> None:
-    opts = deployed.options(localcloud.url)
-    started = invoke([*opts, "pipeline", "start", "--no-wait", "--input", f"s3://{deployed.bucket}/nothing-here/"])
+def test_no_wait_list_and_steps(localcloud: LocalCloud, deployed: Stack) -> None:
+    opts = deployed.options
+    started = invoke([*opts, "pipeline", "start", "--no-wait", "--input", f"s3://{deployed[outputs.DATA_BUCKET]}/nothing-here/"])
     assert started.exit_code == 0, started.output
     execution_id = re.search(r"started execution (\w+) of", started.stdout).group(1)
-    assert f"InputDataUri=s3://{deployed.bucket}/nothing-here/" in started.stdout
+    assert f"InputDataUri=s3://{deployed[outputs.DATA_BUCKET]}/nothing-here/" in started.stdout
     assert f"sagestack pipeline steps --follow {execution_id}" in started.stdout
     followed = invoke([*opts, "pipeline", "steps", "--follow", execution_id, "--poll", "0.2"])
     assert followed.exit_code == 1, followed.output  # it follows to the end, which is a failure here
     assert "Preprocess: Failed" in followed.stdout
     assert followed.stderr.startswith(f"error: execution {execution_id} Failed after ")
     sm = localcloud.client("sagemaker")
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{deployed.pipeline}/execution/{execution_id}"
+    pipeline = deployed[outputs.PIPELINE_NAME]
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}/execution/{execution_id}"
     assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Failed"
 
     listed = invoke([*opts, "pipeline", "list"])
     assert listed.exit_code == 0, listed.output
     rows = [line.split() for line in listed.stdout.splitlines()[2:] if line.strip()]
     assert rows[0][:2] == [execution_id, "Failed"]  # newest first
-    truth = sm.list_pipeline_executions(PipelineName=deployed.pipeline)["PipelineExecutionSummaries"]
+    truth = sm.list_pipeline_executions(PipelineName=deployed[outputs.PIPELINE_NAME])["PipelineExecutionSummaries"]
     assert {(row[0], row[1]) for row in rows} == {
         (e["PipelineExecutionArn"].rsplit("/", 1)[-1], e["PipelineExecutionStatus"]) for e in truth}
 
@@ -119,10 +114,10 @@ def test_no_wait_list_and_steps(localcloud: LocalCloud, deployed: Names) -> None
     assert "failure: " in latest.stdout and "nothing-here" in latest.stdout
 
 
-def test_bad_parameters_are_refused_before_starting(localcloud: LocalCloud, deployed: Names) -> None:
-    opts = deployed.options(localcloud.url)
+def test_bad_parameters_are_refused_before_starting(localcloud: LocalCloud, deployed: Stack) -> None:
+    opts = deployed.options
     before = len(localcloud.client("sagemaker").list_pipeline_executions(
-        PipelineName=deployed.pipeline)["PipelineExecutionSummaries"])
+        PipelineName=deployed[outputs.PIPELINE_NAME])["PipelineExecutionSummaries"])
     unknown = invoke([*opts, "pipeline", "start", "-p", "RmseTreshold=5"])
     assert unknown.exit_code == 2
     assert "has no parameter RmseTreshold (it has: InputDataUri," in unknown.output
@@ -133,12 +128,16 @@ def test_bad_parameters_are_refused_before_starting(localcloud: LocalCloud, depl
     malformed = invoke([*opts, "pipeline", "start", "-p", "MaxIter"])
     assert malformed.exit_code == 2 and "'MaxIter' is not NAME=VALUE" in malformed.output
     after = len(localcloud.client("sagemaker").list_pipeline_executions(
-        PipelineName=deployed.pipeline)["PipelineExecutionSummaries"])
+        PipelineName=deployed[outputs.PIPELINE_NAME])["PipelineExecutionSummaries"])
     assert after == before
 
 
-def test_missing_pipeline_is_a_one_line_error(localcloud: LocalCloud) -> None:
+def test_a_missing_stack_or_pipeline_is_a_one_line_error(localcloud: LocalCloud) -> None:
+    result = invoke(["--endpoint-url", localcloud.url, "--stage", "prod", "pipeline", "start"])
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: stack SageStack-prod is not deployed on localcloud at {localcloud.url}: deploy "
+                             "it with `sagestack deploy --stage prod` or set --pipeline / SAGESTACK_PIPELINE\n")
     result = invoke(["--endpoint-url", localcloud.url, "--pipeline", "no-such-pipeline-x", "pipeline", "start"])
     assert result.exit_code == 1
-    assert result.stderr == ("error: pipeline no-such-pipeline-x does not exist; create it with "
-                             "`sagestack pipeline upsert`\n")
+    assert result.stderr == ("error: pipeline no-such-pipeline-x does not exist; deploy the stack with "
+                             "`sagestack deploy`\n")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import urllib3.util.connection
 from cli_support import invoke
+from support import LocalCloud, wait_until
 
 from sagestack.errors import SagestackError
-from sagestack.settings import Overrides, Settings, resolve
+from sagestack.settings import Overrides, resolve
 from sagestack.target import DEFAULT_ENDPOINT_URL, Target, is_loopback_url
 
 
@@ -99,23 +102,38 @@ def test_aws_with_a_missing_profile_is_one_line(monkeypatch: pytest.MonkeyPatch)
     assert result.stderr.strip() == "error: The config profile (nope-7c1) could not be found"
 
 
-def test_settings_defaults_for_localcloud() -> None:
-    target = Target.build(aws=False, endpoint_url=None, region=None, profile=None)
-    s = resolve(target, Overrides())
-    assert (s.bucket, s.model_package_group, s.pipeline_name, s.endpoint_name) == (
-        "sagestack-local", "sagestack-taxi-duration", "sagestack-taxi-duration", "sagestack-taxi-duration")
-    assert s.role_arn == "arn:aws:iam::123456789012:role/sagestack-sagemaker-execution"
-    assert s.capture_uri == "s3://sagestack-local/taxi-duration/data-capture"
-    s2 = resolve(target, Overrides(bucket="other-bucket", endpoint_name="ep-2", prefix="a/b"))
-    assert (s2.bucket, s2.endpoint_name, s2.data_uri) == ("other-bucket", "ep-2", "s3://other-bucket/a/b/data/")
+def test_settings_come_from_the_stages_stack_and_overrides_win(localcloud: LocalCloud) -> None:
+    """A stack named as the CDK app names a stage's, with the outputs the CLI reads."""
+    cf = localcloud.client("cloudformation")
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {
+        "PipelineName": {"Value": "pipe-from-stack"}, "ModelPackageGroupName": {"Value": "group-from-stack"},
+        "DataBucket": {"Value": "bucket-from-stack"}, "AlertTopicArn": {"Value": {"Ref": "Topic"}}}}
+    cf.create_stack(StackName="SageStack-dev", TemplateBody=json.dumps(template))
+    assert wait_until(lambda: cf.describe_stacks(StackName="SageStack-dev")["Stacks"][0]["StackStatus"] ==
+                      "CREATE_COMPLETE", 30)
+    target = Target.build(aws=False, endpoint_url=localcloud.url, region=None, profile=None)
+    s = resolve(target, Overrides(stage="dev", pipeline_name="mine"), cf)
+    assert (s.stage, s.stack.name, s.stack.status) == ("dev", "SageStack-dev", "CREATE_COMPLETE")
+    assert (s.need("pipeline_name"), s.need("model_package_group"), s.need("bucket")) == (
+        "mine", "group-from-stack", "bucket-from-stack")
+    assert s.alert_topic_arn.startswith("arn:aws:sns:us-east-1:123456789012:SageStack-dev-Topic")
+    assert ("pipeline_name", "mine", "override") in s.sources()
+    with pytest.raises(SagestackError, match=r"stack SageStack-dev \(CREATE_COMPLETE\) has no output EndpointName"):
+        s.need("endpoint_name")
+    missing = resolve(target, Overrides(stage="prod"), cf)
+    assert not missing.stack.exists
+    with pytest.raises(SagestackError, match=r"stack SageStack-prod is not deployed on localcloud at .*: deploy it "
+                                             r"with `sagestack deploy --stage prod` or set --model-package-group"):
+        missing.need("model_package_group")
+    cf.delete_stack(StackName="SageStack-dev")
 
 
-def test_settings_reject_bad_names_naming_each() -> None:
+def test_overrides_reject_bad_names_naming_each() -> None:
     with pytest.raises(SagestackError) as e:
-        Settings(region="us-east-1", account="123456789012", bucket="Bad_Bucket", model_package_group="g",
-                 pipeline_name="two--ok", endpoint_name="no spaces", role_arn="role", prefix="/x")
+        Overrides(stage="qa", bucket="Bad_Bucket", model_package_group="g", pipeline_name="two--ok",
+                  endpoint_name="no spaces")
     message = str(e.value)
-    for fragment in ("bucket 'Bad_Bucket'", "endpoint_name 'no spaces'", "role_arn 'role'", "prefix '/x'"):
+    for fragment in ("stage 'qa' is not one of local, dev, prod", "bucket 'Bad_Bucket'", "endpoint_name 'no spaces'"):
         assert fragment in message
     assert "pipeline_name" not in message
 

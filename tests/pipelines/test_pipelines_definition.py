@@ -499,35 +499,3 @@ def test_missing_script_is_a_clear_error(tmp_path):
     (source / "inference/inference.py").unlink()
     with pytest.raises(FileNotFoundError, match=r"job code for 'inference' is missing: .*inference\.py"):
         build_code_bundle(BUCKET, "p/code", source)
-
-
-class _FakeS3:
-    """head_object/put_object on a dict, answering 404 like S3 for missing keys."""
-
-    def __init__(self, present: dict[str, bytes]):
-        self.objects = dict(present)
-        self.puts: list[str] = []
-
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        if Key not in self.objects:
-            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
-        return {"ContentLength": len(self.objects[Key])}
-
-    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, Any]:
-        self.objects[Key] = Body
-        self.puts.append(Key)
-        return {}
-
-
-def test_upload_skips_objects_already_present(built):
-    from pipelines.code_bundle import upload
-
-    bundle = built["bundle"]
-    keys = sorted(bundle)
-    s3 = _FakeS3({keys[0]: bundle[keys[0]]})
-    assert upload(bundle, s3) == keys[1:]
-    assert s3.objects == dict(bundle)
-    assert upload(bundle, s3) == []
-    assert s3.puts == keys[1:]
