@@ -1,6 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both create or refresh the virtualenv (.venv, via uv from uv.lock) and node_modules
 # (npm ci from package-lock.json) when missing or stale, and skip that when current.
+# Each installs only what it needs: the demo the runtime, the tests also the dev tools,
+# the benchmarks also MLflow (the model-server comparison).
 # Site-packages are compiled to bytecode at install time: tests start many Python
 # processes (jobs, model servers), and environments that set PYTHONDONTWRITEBYTECODE
 # would otherwise recompile scikit-learn and pandas in every one of them.
@@ -9,7 +11,10 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV_STAMP := .venv/.synced
+DEV_STAMP := .venv/.synced-dev
+BENCH_STAMP := .venv/.synced-bench
 NODE_STAMP := node_modules/.synced
+SYNC = $(UV) sync --frozen --inexact --compile-bytecode --python $(PYTHON)
 
 export UV_PYTHON_DOWNLOADS := never
 # jsii takes the Node major versions to stay quiet about (a list), not a flag.
@@ -22,32 +27,42 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(VENV_STAMP) $(NODE_STAMP)
+setup: $(DEV_STAMP) $(NODE_STAMP)
 
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV_STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --compile-bytecode --python $(PYTHON)
+	$(SYNC)
+	@touch $@
+
+$(DEV_STAMP): $(VENV_STAMP)
+	$(SYNC) --extra dev
+	@touch $@
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(SYNC) --extra dev --extra bench
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: setup
+demo: $(VENV_STAMP) $(NODE_STAMP)
 	.venv/bin/sagestack demo
 
-lint: $(VENV_STAMP)
+lint: $(DEV_STAMP)
 	.venv/bin/ruff check .
+	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 test: setup lint
 	.venv/bin/python -m pytest
 
-bench: setup
+bench: $(BENCH_STAMP) $(NODE_STAMP)
 	.venv/bin/python bench/serving.py
 	.venv/bin/python bench/localcloud.py
+	.venv/bin/python bench/cdk_deploy.py
 	.venv/bin/python bench/demo.py
 
 clean:
