@@ -7,15 +7,22 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 from support import ROOT, processes_under, wait_until
 
 
-def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> None:
+def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, IO[str]]:
+    """`make demo`'s program as its own process: it, its output folder and its log."""
     out = tmp_path / "demo-output"
     log = (tmp_path / "demo.log").open("w+")
     demo = subprocess.Popen([sys.executable, "-m", "sagestack.demo"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "SAGESTACK_DEMO_OUTPUT": str(out), "COLUMNS": "200"})
+    return demo, out, log
+
+
+def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> None:
+    demo, out, log = _start_demo(tmp_path)
     try:
         # wait until a pipeline job is running inside the demo's localcloud
         assert wait_until(lambda: processes_under(out / "localcloud" / "jobs") or demo.poll() is not None, 120, 0.1)
@@ -69,10 +76,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_interrupting_the_demo_mid_deploy_stops_the_cdk_cli_too(tmp_path: Path) -> None:
-    out = tmp_path / "demo-output"
-    log = (tmp_path / "demo.log").open("w+")
-    demo = subprocess.Popen([sys.executable, "-m", "sagestack.demo"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "SAGESTACK_DEMO_OUTPUT": str(out), "COLUMNS": "200"})
+    demo, _, log = _start_demo(tmp_path)
     try:
         def deploying() -> set[int]:
             below = _descendants(demo.pid)
