@@ -5,7 +5,8 @@ requests and answers, which the monitors read) and access logs are separate buck
 retention and access can differ: capture expires after the stage's retention, artifacts keep
 old versions for a while (a model package must keep pointing at the bytes it registered).
 All but the access logs are encrypted with one customer-managed, rotating key; all are private
-and refuse plain HTTP.
+and refuse plain HTTP. The access logs are kept when the stack is deleted, in every stage: they
+are the record of who read and wrote the data.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ class Storage(Construct):
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"], conditions={"StringEquals": {
                 "kms:ViaService": f"sns.{cdk.Aws.REGION}.amazonaws.com", "aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}))
+        # Access logs are audit records: like the model registry, they outlive the stack in every stage.
         self.access_logs = s3.Bucket(
             self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, removal_policy=removal,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, removal_policy=cdk.RemovalPolicy.RETAIN,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(90))])
         self.data = self._bucket("Data", removal, versioned=False)

@@ -13,6 +13,7 @@ CloudFormation (localcloud's too) refuses to delete a bucket that holds objects,
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -77,13 +78,26 @@ def _empty_bucket(s3: Any, bucket: str) -> int:
     return deleted
 
 
+def _deleted_buckets(cloudformation: Any, name: str) -> list[str]:
+    """The stack's buckets that its deletion deletes (a retained one, such as the access logs, keeps its data)."""
+    body = cloudformation.get_template(StackName=name)["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    retained = {logical for logical, r in (template.get("Resources") or {}).items()
+                if r.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}
+    resources = cloudformation.get_paginator("list_stack_resources").paginate(StackName=name)
+    return [r["PhysicalResourceId"] for page in resources for r in page["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::S3::Bucket" and r.get("PhysicalResourceId")
+            and r["LogicalResourceId"] not in retained and r["ResourceStatus"] != "DELETE_COMPLETE"]
+
+
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="With --aws, do not ask for confirmation.")
 @pass_app
 def destroy(app: App, yes: bool) -> None:
     """Delete the stack (`cdk destroy`), emptying its buckets first unless its stage retains data.
 
-    The model package group is kept (it holds the registry's history); prod keeps its buckets and key.
+    The model package group and the access logs are kept (the registry's history, the record of
+    data access); prod keeps its buckets and key too.
     """
     stage, target = app.stage, app.target
     name = stack_name(stage)
@@ -97,14 +111,8 @@ def destroy(app: App, yes: bool) -> None:
         click.confirm(f"destroy stack {name} on {target.description} ({what})?", abort=True)
     started = time.monotonic()
     if not retain:
-        resources = cloudformation.get_paginator("list_stack_resources").paginate(StackName=name)
-        buckets = [r["PhysicalResourceId"] for page in resources for r in page["StackResourceSummaries"]
-                   if r["ResourceType"] == "AWS::S3::Bucket" and r.get("PhysicalResourceId")
-                   and r["ResourceStatus"] != "DELETE_COMPLETE"]
-        # Emptying a bucket is logged to its access-log bucket: empty the log buckets last.
-        targets = {(app.s3.get_bucket_logging(Bucket=b).get("LoggingEnabled") or {}).get("TargetBucket")
-                   for b in buckets}
-        for bucket in sorted(buckets, key=lambda b: b in targets):
+        buckets = _deleted_buckets(cloudformation, name)
+        for bucket in buckets:
             count = _empty_bucket(app.s3, bucket)
             if count:
                 app.err.print(f"emptied bucket {bucket} ({count} object version(s))")

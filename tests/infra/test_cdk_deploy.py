@@ -243,6 +243,7 @@ def test_destroy_refuses_to_drop_data_and_sagestack_destroy_empties_first(deploy
     out = deployment.outputs()
     s3, sm, cf = deployment.client("s3"), deployment.client("sagemaker"), deployment.client("cloudformation")
     s3.put_object(Bucket=out[outputs.DATA_BUCKET], Key="taxi-duration/data/kept.parquet", Body=b"rows")
+    access_logs = s3.get_bucket_logging(Bucket=out[outputs.DATA_BUCKET])["LoggingEnabled"]["TargetBucket"]
     code, said = deployment.cdk("destroy", STACK, "--app", str(deployment.assembly), "--force")
     assert code != 0 and "not empty" in said, said[-3000:]
     assert deployment.stack()["StackStatus"] == "DELETE_FAILED"
@@ -251,10 +252,13 @@ def test_destroy_refuses_to_drop_data_and_sagestack_destroy_empties_first(deploy
                                 "destroy"], cwd=ROOT, env=deployment.env, capture_output=True, text=True, timeout=600)
     assert destroyed.returncode == 0, destroyed.stdout[-2000:] + destroyed.stderr[-3000:]
     assert re.search(r"emptied bucket sagestack-local-storagedata\S+ \(\d+ object version", destroyed.stderr)
+    assert access_logs not in destroyed.stderr
     assert f"stack {STACK} destroyed" in destroyed.stdout
     assert STACK not in [s["StackName"] for s in cf.describe_stacks()["Stacks"]]
     names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert not names & {out[outputs.DATA_BUCKET], out[outputs.ARTIFACTS_BUCKET], out[outputs.CAPTURE_BUCKET]}
+    assert s3.list_objects_v2(Bucket=access_logs, Prefix="data/")["KeyCount"] > 0  # retained: the access record
+    assert s3.list_objects_v2(Bucket=access_logs, Prefix="data/")["KeyCount"] > 0  # retained: the access record
     group = sm.describe_model_package_group(ModelPackageGroupName=out[outputs.MODEL_PACKAGE_GROUP])
     assert group["ModelPackageGroupStatus"] == "Completed"  # retained: the registry's history outlives the stack
     with pytest.raises(ClientError):

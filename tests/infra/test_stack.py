@@ -75,8 +75,10 @@ def test_every_bucket_refuses_plain_http(template: Template) -> None:
                    for s in statements)
 
 
-def test_local_stage_does_not_retain_data_and_prod_does() -> None:
-    synth().has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+def test_local_stage_does_not_retain_data_and_prod_does_and_access_logs_stay_in_both(template: Template) -> None:
+    policies = {k: r.get("DeletionPolicy") for k, r in resources(template, "AWS::S3::Bucket").items()}
+    assert [k for k, p in policies.items() if p == "Retain"] == [k for k in policies if "AccessLogs" in k]
+    assert sum(p == "Delete" for p in policies.values()) == 3
     prod = Template.from_stack(build(cdk.App(context={"sagestack:stage": "prod"})))
     prod.all_resources("AWS::S3::Bucket", Match.object_like({"DeletionPolicy": "Retain"}))
 
