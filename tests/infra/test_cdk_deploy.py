@@ -263,3 +263,41 @@ def test_destroy_refuses_to_drop_data_and_sagestack_destroy_empties_first(deploy
     assert group["ModelPackageGroupStatus"] == "Completed"  # retained: the registry's history outlives the stack
     with pytest.raises(ClientError):
         sm.describe_pipeline(PipelineName=out[outputs.PIPELINE_NAME])
+
+
+def test_a_cdk_app_that_is_not_ours_deploys_works_and_goes(deployment: Deployment, tmp_path: Path) -> None:
+    app = f"{sys.executable} {Path(__file__).with_name('foreign_app.py')}"
+    code, said = deployment.cdk("deploy", "--app", app, "--output", str(tmp_path / "out"), "--require-approval",
+                                "never")
+    assert code == 0, said[-3000:]
+    cf, sqs, sns, s3, ssm, iam, events = (deployment.client(s) for s in ("cloudformation", "sqs", "sns", "s3", "ssm",
+                                                                         "iam", "events"))
+    described = cf.describe_stacks(StackName="OrdersStack")["Stacks"][0]
+    out = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    queue, bucket = out["QueueUrlOutput"], out["BucketName"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "45" and json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 3
+    assert ssm.get_parameter(Name="/orders/queue-url")["Parameter"]["Value"] == queue
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30
+    [role] = [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("OrdersStack-Worker")]
+    assert [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])[
+        "AttachedPolicies"]] == ["CloudWatchReadOnlyAccess"]
+
+    # it works: an event and a notification both reach the queue
+    events.put_events(Entries=[{"Source": "shop.orders", "DetailType": "OrderPlaced", "Detail": '{"id": 7}'}])
+    sns.publish(TopicArn=out["TopicArn"], Message="shipped 7")
+    bodies: list[str] = []
+
+    def both() -> bool:
+        bodies.extend(m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+            "Messages", []))
+        return any('"id": 7' in b for b in bodies) and any("shipped 7" in b for b in bodies)
+
+    assert wait_until(both, 15, 0.2), bodies
+
+    code, said = deployment.cdk("destroy", "--app", app, "--output", str(tmp_path / "out"), "--force")
+    assert code == 0, said[-3000:]
+    assert "OrdersStack" not in [s["StackName"] for s in cf.describe_stacks()["Stacks"]]
+    with pytest.raises(ClientError):
+        ssm.get_parameter(Name="/orders/queue-url")
