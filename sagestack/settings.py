@@ -115,6 +115,7 @@ class Settings:
     stack: Deployed
     where: str
     """The target, in words (for messages)."""
+    aws: bool = False
     bucket: str | None = None
     model_package_group: str | None = None
     pipeline_name: str | None = None
@@ -136,9 +137,11 @@ class Settings:
         _, option = _FROM_OUTPUTS[name]
         if not self.stack.exists:
             hint = f" or set {option}" if option else ""
-            stage = f" --stage {self.stage}" if self.stage != LOCAL_STAGE else ""
+            default = AWS_STAGE if self.aws else LOCAL_STAGE
+            command = "sagestack" + (" --aws" if self.aws else "") + (
+                f" --stage {self.stage}" if self.stage != default else "")
             raise SagestackError(f"stack {self.stack.name} is not deployed on {self.where}: deploy it with "
-                                 f"`sagestack deploy{stage}`{hint}")
+                                 f"`{command} deploy`{hint}")
         raise SagestackError(f"stack {self.stack.name} ({self.stack.status}) has no output "
                              f"{_FROM_OUTPUTS[name][0]}: deploy the current app (`sagestack deploy`)")
 
@@ -163,4 +166,5 @@ def resolve(target: Target, overrides: Overrides, cloudformation: Any) -> Settin
     for name in ("bucket", "model_package_group", "pipeline_name", "endpoint_name"):
         if getattr(overrides, name):
             values[name] = getattr(overrides, name)
-    return Settings(region=target.region_name, stage=stage, stack=deployed, where=target.description, **values)
+    return Settings(region=target.region_name, stage=stage, stack=deployed, where=target.description, aws=target.aws,
+                    **values)

@@ -136,7 +136,7 @@ def test_a_missing_stack_or_pipeline_is_a_one_line_error(localcloud: LocalCloud)
     result = invoke(["--endpoint-url", localcloud.url, "--stage", "prod", "pipeline", "start"])
     assert result.exit_code == 1
     assert result.stderr == (f"error: stack SageStack-prod is not deployed on localcloud at {localcloud.url}: deploy "
-                             "it with `sagestack deploy --stage prod` or set --pipeline / SAGESTACK_PIPELINE\n")
+                             "it with `sagestack --stage prod deploy` or set --pipeline / SAGESTACK_PIPELINE\n")
     result = invoke(["--endpoint-url", localcloud.url, "--pipeline", "no-such-pipeline-x", "pipeline", "start"])
     assert result.exit_code == 1
     assert result.stderr == ("error: pipeline no-such-pipeline-x does not exist; deploy the stack with "

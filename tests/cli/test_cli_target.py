@@ -123,7 +123,7 @@ def test_settings_come_from_the_stages_stack_and_overrides_win(localcloud: Local
     missing = resolve(target, Overrides(stage="prod"), cf)
     assert not missing.stack.exists
     with pytest.raises(SagestackError, match=r"stack SageStack-prod is not deployed on localcloud at .*: deploy it "
-                                             r"with `sagestack deploy --stage prod` or set --model-package-group"):
+                                             r"with `sagestack --stage prod deploy` or set --model-package-group"):
         missing.need("model_package_group")
     cf.delete_stack(StackName="SageStack-dev")
 
