@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from localcloud.launcher import LocalCloud
 from sagestack import cdk
-from sagestack.demo import LocalCloudProcess
 from sagestack.settings import describe_stack
 from sagestack.target import Target
 
@@ -33,7 +33,7 @@ def _timed(target: Target, args: list[str]) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cdk-") as tmp:
-        cloud = LocalCloudProcess(Path(tmp) / "localcloud")
+        cloud = LocalCloud.start(Path(tmp) / "localcloud")
         try:
             target = Target.build(aws=False, endpoint_url=cloud.url, region=None, profile=None)
             _timed(target, ["bootstrap", "aws://123456789012/us-east-1"])

@@ -13,9 +13,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,10 +20,11 @@ import tarfile
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
+
+from localcloud.launcher import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -43,36 +41,11 @@ AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_requ
         "SignedHeaders=host, Signature=0")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_localcloud/health", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def start(data: Path) -> tuple[subprocess.Popen, str, float]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+def start(data: Path) -> tuple[LocalCloud, float]:
+    """A localcloud and the seconds from launching it to its first healthy answer."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "localcloud", "--port", str(port), "--data-dir", str(data)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    while not healthy(url):
-        if proc.poll() is not None or time.perf_counter() - t0 > 30:
-            raise SystemExit("localcloud did not start")
-        time.sleep(0.01)
-    return proc, url, time.perf_counter() - t0
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    cloud = LocalCloud.start(data)
+    return cloud, time.perf_counter() - t0
 
 
 def verdict(ok: bool) -> str:
@@ -82,9 +55,9 @@ def verdict(ok: bool) -> str:
 def bench_startup(tmp: Path, runs: int = 3) -> float:
     times = []
     for i in range(runs):
-        proc, _, took = start(tmp / f"start-{i}")
+        cloud, took = start(tmp / f"start-{i}")
         times.append(took)
-        stop(proc)
+        cloud.stop()
     best = min(times)
     print(f"start-up to healthy: min {best:.2f} s, runs {', '.join(f'{t:.2f}' for t in times)}  "
           f"[target < 2 s: {verdict(best < 2)}]")
@@ -246,12 +219,12 @@ def _model_server_port(sm) -> int:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-localcloud-") as tmp:
         bench_startup(Path(tmp))
-        proc, url, _ = start(Path(tmp) / "main")
+        cloud, _ = start(Path(tmp) / "main")
         try:
-            bench_steps(url)
-            bench_invoke(url)
+            bench_steps(cloud.url)
+            bench_invoke(cloud.url)
         finally:
-            stop(proc)
+            cloud.stop()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from localcloud.launcher import free_port
 from training.preprocess import FEATURES as PREPROCESS_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,12 +123,6 @@ def build_models(workdir: Path, with_mlflow: bool) -> tuple[object, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env() -> dict[str, str]:

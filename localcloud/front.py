@@ -83,6 +83,10 @@ def guarded(app: WSGIApp, policy: AccessPolicy) -> WSGIApp:
             log.warning("refused %s %s from %s: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                         environ.get("REMOTE_ADDR"), why)
             return _answer(environ, start_response, ApiError(403, "AccessDenied", f"localcloud: {why}"))
+        # moto reads the path as sent from RAW_URI (S3 keys may hold `#`, `?` or `%2F`, which the
+        # decoded PATH_INFO cannot carry); waitress names it REQUEST_URI.
+        if "RAW_URI" not in environ and "REQUEST_URI" in environ:
+            environ["RAW_URI"] = environ["REQUEST_URI"]
         started: list[bool] = []
 
         def tracking_start(status: str, headers: list, exc_info: Any = None) -> Any:

@@ -116,6 +116,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where job folders, model servers and logs live (default: a temporary "
                              "folder removed at exit)")
     parser.add_argument("--log-level", default=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"))
+    parser.add_argument("--ready-file", metavar="PATH",
+                        help="write {url, port, pid} as JSON here once listening (how a launcher that asked for "
+                             "--port 0 learns the port)")
     parser.add_argument("--allow-origin", action="append", default=_env_list("LOCALCLOUD_ALLOW_ORIGINS"),
                         metavar="ORIGIN", help="let web pages from this origin (scheme://host[:port]) call "
                                                "localcloud; repeatable (env LOCALCLOUD_ALLOW_ORIGINS, comma-separated)")
@@ -140,6 +143,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     return args
+
+
+def _write_ready_file(path: Path, url: str, port: int) -> None:
+    """Atomically: a reader sees no file or the whole document."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.ready_file:
+        _write_ready_file(Path(args.ready_file), f"http://{connect_host}:{port}", port)
     log.info("localcloud ready on http://%s:%s (data in %s)", args.host, port, data_dir)
     try:
         server.serve()

@@ -5,6 +5,7 @@
     sagestack pipeline start           run the stack's pipeline, with live progress
     sagestack model list / approve     review and approve registered models
     sagestack endpoint deploy / invoke serve the latest approved model (through the stack) and call it
+    sagestack logs job|execution|endpoint  a log from CloudWatch Logs (--follow)
     sagestack destroy                  delete the stack (its buckets emptied first, except in prod)
     sagestack down                     stop localcloud
 
@@ -21,10 +22,12 @@ from typing import Any
 
 import click
 
+from localcloud.launcher import health
 from sagestack import cloud, progress, render
 from sagestack.context import App, pass_app
 from sagestack.endpoint_cmds import endpoint
 from sagestack.errors import SagestackError, explain
+from sagestack.logs_cmds import logs
 from sagestack.model_cmds import model
 from sagestack.pipeline_cmds import pipeline
 from sagestack.settings import STAGES, Overrides
@@ -97,6 +100,7 @@ cli.add_command(names)
 cli.add_command(pipeline)
 cli.add_command(model)
 cli.add_command(endpoint)
+cli.add_command(logs)
 
 
 # ---------------------------------------------------------------------------- localcloud in the background
@@ -141,13 +145,12 @@ def up(app: App, port: int, data_dir: Path | None, timeout: float) -> None:
         _how_to_use(app, running.url)
         return
     url = cloud.url_for(port)
-    if cloud.health(url):
+    if health(url):
         app.out.print(f"a localcloud is already answering at {url} (not started from {paths.root}); using it")
         _how_to_use(app, url)
         return
-    running = cloud.launch(paths, port)
-    with progress.spinner(app.out, f"starting localcloud at {url} (pid {running.pid}):") as update:
-        took = cloud.wait_ready(paths, running, lambda elapsed: update(render.seconds_text(elapsed)), timeout)
+    with progress.spinner(app.out, f"starting localcloud at {url}:") as update:
+        running, took = cloud.launch(paths, port, timeout, lambda elapsed: update(render.seconds_text(elapsed)))
     app.out.print(f"localcloud is running at {url} (pid {running.pid}, ready in {render.seconds_text(took)})")
     app.out.print(f"  log: {paths.log_file}\n  job data: {paths.data_dir}\n  stop it with `sagestack down`")
     _how_to_use(app, url)
@@ -186,7 +189,7 @@ def status(ctx: click.Context, app: App, data_dir: Path | None) -> None:
     paths = _paths(data_dir)
     running = cloud.find(paths)
     url = running.url if running else app.target.endpoint_url or DEFAULT_ENDPOINT_URL
-    answer = cloud.health(url)
+    answer = health(url)
     if running and answer:
         app.out.print(f"localcloud is running at {url} (pid {running.pid}, up "
                       f"{render.seconds_text(float(answer.get('uptime_seconds', 0)))}, log {paths.log_file})")

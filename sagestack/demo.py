@@ -18,19 +18,17 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.table import Table
+
+from localcloud.launcher import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(highlight=False)
@@ -58,44 +56,6 @@ class Timings:
     @property
     def total(self) -> float:
         return sum(t for _, t in self.phases)
-
-
-class LocalCloudProcess:
-    """A localcloud of the demo's own, on a free port, with its data under the output folder."""
-
-    def __init__(self, data_dir: Path):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (data_dir.parent / "localcloud.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "--port", str(self.port), "--data-dir", str(data_dir)],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
-        deadline = time.monotonic() + 30
-        while not self.healthy():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"localcloud did not start; see {data_dir.parent / 'localcloud.log'}")
-            time.sleep(0.05)
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/_localcloud/health", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """SIGTERM: localcloud stops its jobs and model servers, then itself."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
 
 
 def sagestack(url: str, *args: str) -> None:
@@ -135,15 +95,13 @@ def run(out: Path) -> Timings:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    cloud: LocalCloudProcess | None = None
+    cloud: LocalCloud | None = None
     try:
         with timings.phase("start localcloud"):
-            cloud = LocalCloudProcess(out / "localcloud")
-            console.print(f"localcloud on {cloud.url} (data and job folders in {out / 'localcloud'})")
-        kw = dict(endpoint_url=cloud.url, region_name="us-east-1", aws_access_key_id="test",
-                  aws_secret_access_key="test")
-        s3, sm, rt, cw, cf = (boto3.client(n, **kw) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch",
-                                                               "cloudformation"))
+            cloud = LocalCloud.start(out / "localcloud", log_path=out / "localcloud.log")
+            console.print(f"localcloud on {cloud.url} (pid {cloud.pid}; data and job folders in {out / 'localcloud'})")
+        s3, sm, rt, cw, cf = (cloud.client(n) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch",
+                                                         "cloudformation"))
 
         with timings.phase("deploy the stack with the CDK CLI"):
             sagestack(cloud.url, "deploy")

@@ -14,7 +14,6 @@ import importlib.util
 import logging
 import os
 import random
-import socket
 import subprocess
 import tarfile
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 
 from localcloud import aws, processes, settings
 from localcloud.child_env import child_environment
+from localcloud.launcher import free_port
 from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
 
@@ -217,7 +217,7 @@ class EndpointFleet:
             code_dir = Path(submit.removeprefix("file://"))
         elif (model_dir / "code").is_dir():
             code_dir = model_dir / "code"
-        port = _free_port()
+        port = free_port()
         env.update({
             "SAGEMAKER_SUBMIT_DIRECTORY": str(code_dir),
             "SM_MODEL_DIR": str(model_dir),
@@ -323,12 +323,6 @@ def _pump(proc: subprocess.Popen, log: JobLog) -> None:
         log.line(raw.decode("utf-8", "replace").rstrip("\n"))
         log.flush()
     log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tail(path: Path, limit: int = 800) -> str:

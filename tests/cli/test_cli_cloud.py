@@ -13,11 +13,14 @@ import pytest
 from cli_support import invoke, run_process
 from support import free_port, wait_until
 
+from localcloud import launcher
 from sagestack import cloud
+
+pytestmark = pytest.mark.localcloud  # starts its own server
 
 
 def _alive(pid: int) -> bool:
-    return cloud.pid_alive(pid)
+    return launcher.pid_alive(pid)
 
 
 @pytest.fixture
@@ -47,7 +50,7 @@ def test_up_twice_status_down_twice(project: Path) -> None:
     pid = state["pid"]
     assert (project / ".localcloud" / "localcloud.pid").read_text().strip() == str(pid)
     assert state["url"] == url
-    assert cloud.health(url)["status"] == "ready"
+    assert launcher.health(url)["status"] == "ready"
     assert (project / ".localcloud" / "localcloud.log").exists()
     assert (project / ".localcloud" / "data").is_dir()
 
@@ -69,7 +72,7 @@ def test_up_twice_status_down_twice(project: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert f"localcloud stopped (pid {pid}" in down.stdout
     assert not _alive(pid)
-    assert cloud.health(url) is None
+    assert launcher.health(url) is None
     assert not (project / ".localcloud" / "localcloud.pid").exists()
 
     down_again = run_process(["down"], cwd=project)

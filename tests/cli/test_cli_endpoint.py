@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,8 @@ def test_deploy_invoke_status_delete(localcloud: LocalCloud, stack: Stack, names
     status = invoke([*opts, "endpoint", "status"])
     assert status.exit_code == 0
     assert "InService" in status.stdout and f"model-package/{names.group}/1" in status.stdout
+    logs = invoke([*opts, "logs", "endpoint"])  # the model server's own lines, by variant and instance
+    assert logs.exit_code == 0 and re.search(r"^\d\d:\d\d:\d\d \[AllTraffic/", logs.stdout, re.MULTILINE), logs.output
 
     deleted = invoke([*opts, "endpoint", "delete"])
     assert deleted.exit_code == 0, deleted.output

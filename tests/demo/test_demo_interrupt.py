@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
 
+import pytest
 from support import ROOT, processes_under, wait_until
+
+pytestmark = pytest.mark.localcloud  # starts its own server
 
 
 def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, IO[str]]:
@@ -36,11 +40,9 @@ def test_interrupting_the_demo_mid_pipeline_stops_everything(tmp_path: Path) -> 
     text = Path(log.name).read_text()
     assert "nothing left running" in text
     assert wait_until(lambda: not processes_under(out), 10), processes_under(out)
-    pid_of_cloud = [line for line in text.splitlines() if "localcloud on http://127.0.0.1:" in line]
-    assert pid_of_cloud, text[-2000:]
-    port = pid_of_cloud[0].split("127.0.0.1:")[1].split()[0]
-    alive = subprocess.run(["pgrep", "-f", f"localcloud --port {port}"], capture_output=True)
-    assert alive.returncode == 1, alive.stdout
+    started = re.search(r"localcloud on http://127\.0\.0\.1:\d+ \(pid (\d+);", text)
+    assert started, text[-2000:]
+    assert wait_until(lambda: not _alive(int(started.group(1))), 10), "the demo's localcloud outlived it"
 
 
 def _descendants(pid: int) -> set[int]:

@@ -34,8 +34,7 @@ class Deployment:
     """A localcloud, the synthesized app, and the CDK CLI pointed at them."""
 
     def __init__(self, root: Path):
-        (root / "localcloud").mkdir()
-        self.cloud = LocalCloud(root / "localcloud")
+        self.cloud = LocalCloud.start(root / "localcloud")
         self.env = cdk_env(root / "cdk-home", self.cloud.url)
         self.assembly = root / "assembly"
         self.client = self.cloud.client

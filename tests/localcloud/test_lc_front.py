@@ -30,7 +30,7 @@ SIGNED = "AWS4-HMAC-SHA256 Credential=AKID/20260101/{region}/{service}/aws4_requ
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """A localcloud with short timeouts, a small header limit and two worker threads."""
-    cloud = LocalCloud(tmp_path_factory.mktemp("strict"), args=[
+    cloud = LocalCloud.start(tmp_path_factory.mktemp("strict"), args=[
         "--header-timeout", "1", "--idle-timeout", "1", "--max-header-kb", "8", "--threads", "2",
         "--allow-origin", "https://console.example", "--allow-host", "cloud.example"])
     try:
@@ -285,6 +285,19 @@ def test_an_operation_moto_lacks_answers_501_not_500(localcloud: LocalCloud) -> 
     assert status == 501
     assert body["__type"] == "NotImplemented"
     assert "DescribeCustomKeyStores" in body["message"]
+
+
+@pytest.mark.parametrize(("service", "operation", "action"), [
+    ("cloudwatch", "describe_alarm_history", "DescribeAlarmHistory"),  # query protocol
+    ("sagemaker", "list_monitoring_schedules", "ListMonitoringSchedules"),  # JSON protocol
+])
+def test_operations_localcloud_lacks_say_so_by_name_through_the_sdk(localcloud: LocalCloud, service: str,
+                                                                    operation: str, action: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        getattr(localcloud.client(service), operation)()
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert error["Error"]["Code"] == "NotImplemented" and action in error["Error"]["Message"]
 
 
 def _definition(step_type: str = '"Fail"', default: str = "1", arguments: str = '{"ErrorMessage": "x"}') -> str:

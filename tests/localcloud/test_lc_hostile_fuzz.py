@@ -58,8 +58,8 @@ class Fenced:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home"),
                "TMPDIR": str(root / "tmp"), "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "test",
                "AWS_SECRET_ACCESS_KEY": "test", "LOCALCLOUD_STOP_GRACE_SECONDS": "1"}
-        self.cloud = LocalCloud(self.data, args=["--header-timeout", "2", "--idle-timeout", "2"], env=env,
-                                cwd=root / "cwd", log_path=root / "server.log")
+        self.cloud = LocalCloud.start(self.data, args=["--header-timeout", "2", "--idle-timeout", "2"], env=env,
+                                      cwd=root / "cwd", log_path=root / "server.log")
         self.before = self.outside()
         self.count = 0
 
@@ -74,7 +74,7 @@ class Fenced:
         return found
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.cloud.proc.pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{self.cloud.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return 0.0

@@ -32,7 +32,7 @@ SERVE = b"def model_fn(model_dir):\n    return object()\n"
 def secretive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """A localcloud started from an environment full of secrets."""
     env = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
-    cloud = LocalCloud(tmp_path_factory.mktemp("secretive"), env={**env, **SECRETS})
+    cloud = LocalCloud.start(tmp_path_factory.mktemp("secretive"), env={**env, **SECRETS})
     try:
         yield cloud
     finally:
@@ -95,7 +95,7 @@ def _port_free(port: int) -> bool:
 
 
 def test_a_killed_localcloud_takes_its_jobs_and_model_servers_with_it(tmp_path: Path) -> None:
-    cloud = LocalCloud(tmp_path)
+    cloud = LocalCloud.start(tmp_path)
     try:
         ws = Workspace(cloud)
         request = ws.processing(["python3", "-c", "import time; time.sleep(600)"], [], [])
@@ -117,9 +117,8 @@ def test_a_killed_localcloud_takes_its_jobs_and_model_servers_with_it(tmp_path: 
         ports = {int(_environ(pid)["SAGEMAKER_BIND_TO_PORT"]) for pid in servers}
         assert servers and ports
     finally:
-        os.killpg(cloud.proc.pid, signal.SIGKILL)  # no chance to clean up
-        cloud.proc.wait()
-        cloud.log.close()
+        os.killpg(cloud.pid, signal.SIGKILL)  # no chance to clean up
+        cloud.process.wait()
     assert wait_until(lambda: not processes_under(tmp_path / "jobs") and not processes_under(tmp_path / "endpoints"),
                       15), "jobs or model servers outlived localcloud"
     assert all(_port_free(port) for port in ports)

@@ -1,0 +1,171 @@
+"""`sagestack logs ...`: a job's, a pipeline execution's or the endpoint's log, read from CloudWatch Logs.
+
+Why CloudWatch Logs and not localcloud's files: SageMaker ships container output there
+(`/aws/sagemaker/{Processing,Training,Transform}Jobs`, stream `<job>/...`;
+`/aws/sagemaker/Endpoints/<endpoint>`, a stream per variant and instance), and localcloud does
+the same, so one command reads both, with `--aws` too. `--follow` keeps reading until the work
+ends (a job or an execution), or until Ctrl-C (an endpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from botocore.exceptions import ClientError
+
+from sagestack import progress
+from sagestack.context import App, pass_app
+from sagestack.errors import SagestackError, is_not_found
+from sagestack.pipeline_cmds import LATEST, resolve_execution
+
+JOB_KINDS = {"ProcessingJob": "ProcessingJobs", "TrainingJob": "TrainingJobs", "TransformJob": "TransformJobs"}
+_DESCRIBE = {"ProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+             "TrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+             "TransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus")}
+_JOB_DONE = ("Completed", "Failed", "Stopped")
+
+
+@dataclass
+class Tail:
+    """New events of one log group (streams under a prefix), each event once, in time order."""
+
+    logs: Any
+    group: str
+    prefix: str | None = None
+    since: int = 0
+    seen: set[str] = field(default_factory=set)
+
+    def poll(self) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"logGroupName": self.group, "startTime": self.since}
+        if self.prefix:
+            kwargs["logStreamNamePrefix"] = self.prefix
+        found: list[dict[str, Any]] = []
+        try:
+            while True:
+                page = self.logs.filter_log_events(**kwargs)
+                found.extend(page.get("events", []))
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []  # nothing written yet
+            raise
+        fresh = sorted((e for e in found if e["eventId"] not in self.seen),
+                       key=lambda e: (e["timestamp"], e["eventId"]))
+        if fresh:
+            latest = fresh[-1]["timestamp"]
+            self.seen = {e["eventId"] for e in found if e["timestamp"] >= latest}
+            self.since = latest
+        return fresh
+
+
+def _show(event: dict[str, Any], label: str | None) -> None:
+    """One line: time, a label (None: the event's stream), the message, printed raw (logs are not markup)."""
+    clock = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%H:%M:%S")
+    prefix = f"[{event.get('logStreamName', '')}] " if label is None else label
+    click.echo(f"{clock} {prefix}{event['message'].rstrip()}")
+
+
+def _follow(tails: Callable[[], list[tuple[Tail, str | None]]], done: Callable[[], bool], follow: bool,
+            poll: float) -> None:
+    """Print what the tails hold; with `follow`, keep printing until `done()` (then once more)."""
+    while True:
+        finished = done() if follow else True
+        for tail, label in tails():
+            for event in tail.poll():
+                _show(event, label)
+        if finished:
+            return
+        time.sleep(poll)
+
+
+def _job(app: App, name: str) -> tuple[str, str]:
+    """(kind, status) of the job named `name`, whichever kind it is."""
+    for kind, (method, key, status) in _DESCRIBE.items():
+        try:
+            described = getattr(app.sagemaker, method)(**{key: name})
+        except ClientError as e:
+            if is_not_found(e) or e.response.get("Error", {}).get("Code") == "ValidationException":
+                continue
+            raise
+        return kind, str(described.get(status, ""))
+    raise SagestackError(f"no processing, training or transform job is named {name!r}")
+
+
+def _group(kind: str) -> str:
+    return f"/aws/sagemaker/{JOB_KINDS[kind]}"
+
+
+_FOLLOW = click.option("--follow", "-f", is_flag=True, help="Keep reading until the work ends (Ctrl-C stops).")
+_POLL = click.option("--poll", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+                     help="Seconds between reads when following.")
+
+
+@click.group()
+def logs() -> None:
+    """Logs of a job, a pipeline execution or the endpoint (from CloudWatch Logs)."""
+
+
+@logs.command()
+@click.argument("name")
+@_FOLLOW
+@_POLL
+@pass_app
+def job(app: App, name: str, follow: bool, poll: float) -> None:
+    """A processing, training or transform job's log."""
+    kind, _ = _job(app, name)
+    tail = Tail(app.client("logs"), _group(kind), f"{name}/")
+    try:
+        _follow(lambda: [(tail, "")], lambda: _job(app, name)[1] in _JOB_DONE, follow, poll)
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+
+
+@logs.command()
+@click.argument("execution", default=LATEST, metavar="[EXECUTION_ARN|ID|latest]")
+@_FOLLOW
+@_POLL
+@pass_app
+def execution(app: App, execution: str, follow: bool, poll: float) -> None:
+    """Every step's job log of a pipeline execution, each line labelled with its step."""
+    arn = resolve_execution(app, execution)
+    client = app.client("logs")
+    tails: dict[str, tuple[Tail, str | None]] = {}
+
+    def current() -> list[tuple[Tail, str | None]]:
+        for step in reversed(progress.list_steps(app.sagemaker, arn)):
+            for kind in JOB_KINDS:
+                job_arn = ((step.get("Metadata") or {}).get(kind) or {}).get("Arn")
+                if job_arn and job_arn not in tails:
+                    tails[job_arn] = (Tail(client, _group(kind), f"{job_arn.rsplit('/', 1)[-1]}/"),
+                                      f"[{step.get('StepName')}] ")
+        return list(tails.values())
+
+    def done() -> bool:
+        status = app.sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        return status in progress.TERMINAL_EXECUTION
+
+    try:
+        _follow(current, done, follow, poll)
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+
+
+@logs.command()
+@_FOLLOW
+@_POLL
+@pass_app
+def endpoint(app: App, follow: bool, poll: float) -> None:
+    """The endpoint's model servers' log (every variant and instance); --follow until Ctrl-C."""
+    name = app.settings.need("endpoint_name")
+    tail = Tail(app.client("logs"), f"/aws/sagemaker/Endpoints/{name}")
+    try:
+        _follow(lambda: [(tail, None)], lambda: False, follow, poll)
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
