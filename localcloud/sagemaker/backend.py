@@ -1,14 +1,14 @@
-"""Our SageMaker backend: moto's state, with jobs, pipelines and endpoints that really run.
+"""Our SageMaker backend: moto's records, with jobs, pipelines and endpoints that really run.
 
-moto keeps the records (its Fake* objects and their Describe/List responses); this
-subclass changes what happens when something is created: a job becomes InProgress and
-runs, an execution becomes Executing and walks its definition, an endpoint becomes
-Creating and starts model servers. The running itself lives in sibling modules
-(`jobs`, `executions`, `endpoints`); this class only wires them to the records.
+moto keeps the records (its Fake* objects and their Describe/List responses); this subclass
+records what a request asks for (with the checks AWS makes that moto does not) and hands the
+running to the engine (`localcloud.engine`) as work (`work.py`): a job, a pipeline execution,
+an endpoint deployment. Starting, stopping and crashes are the engine's, the same for every kind.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import string
@@ -16,33 +16,37 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
-from moto.sagemaker.models import (
-    FakeEndpoint,
-    FakePipelineExecution,
-    FakeProcessingJob,
-    FakeTrainingJob,
-    SageMakerModelBackend,
-)
+from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, SageMakerModelBackend
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import settings
+from localcloud.engine import Engine
 from localcloud.sagemaker import events, urls
 from localcloud.sagemaker.definition import DefinitionError, parse_definition
 from localcloud.sagemaker.endpoints import EndpointFleet
-from localcloud.sagemaker.jobs import run_processing_job, run_training_job
+from localcloud.sagemaker.executions import ExecutionRunner
+from localcloud.sagemaker.work import (
+    PROCESSING,
+    TERMINAL_JOB,
+    TRAINING,
+    TRANSFORM,
+    DeploymentWork,
+    ExecutionWork,
+    JobKind,
+    JobWork,
+    ProcessingWork,
+    TrainingWork,
+    TransformWork,
+    moto_arguments,
+)
 
 log = logging.getLogger("localcloud.sagemaker")
-
-TERMINAL_JOB = ("Completed", "Failed", "Stopped")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _snake(request: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
-    return {snake: request.get(camel) for camel, snake in keys.items()}
 
 
 class LocalSageMakerBackend(SageMakerModelBackend):
@@ -50,12 +54,10 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
-        self._stops: dict[str, threading.Event] = {}
-        self._threads: dict[str, threading.Thread] = {}
-        self._runners: dict[str, Any] = {}
-        self._lifecycle = threading.RLock()
-        """Held while a start, stop or retry checks a status and changes it: one runner per execution."""
+        self.engine = Engine(f"sagemaker-{region_name}")
         self.fleet = EndpointFleet(self)
+        self.runners: dict[str, ExecutionRunner] = {}
+        """Each execution's runner: it holds the steps ListPipelineExecutionSteps reports."""
 
     @property
     def _url_module(self) -> Any:  # type: ignore[override]
@@ -64,237 +66,73 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     # ------------------------------------------------------------------ lifecycle
     def stop_everything(self) -> None:
-        """Stop executions, jobs and endpoint servers (reset and shutdown)."""
-        for stop in list(self._stops.values()):
-            stop.set()
-        for thread in list(self._threads.values()):
-            thread.join(timeout=10)
+        """Stop executions, jobs, deployments and endpoint servers (reset and shutdown)."""
+        self.engine.stop_all()
         self.fleet.stop_all()
 
     def reset(self) -> None:
         self.stop_everything()
         super().reset()
 
-    def _start_thread(self, key: str, target: Any, *args: Any) -> threading.Event:
-        stop = threading.Event()
-        self._stops[key] = stop
-
-        def run() -> None:
-            try:
-                target(*args, stop)
-            except Exception:  # a bug of ours must not kill the server; the record says Failed
-                log.exception("background work for %s failed", key)
-            finally:
-                with self._lifecycle:  # a retry may already have registered its own run under this key
-                    if self._stops.get(key) is stop:
-                        del self._stops[key]
-                    if self._threads.get(key) is thread:
-                        del self._threads[key]
-
-        thread = threading.Thread(target=run, name=f"run-{key.rsplit('/', 1)[-1]}", daemon=True)
-        with self._lifecycle:
-            self._threads[key] = thread
-        thread.start()
-        return stop
-
-    # ------------------------------------------------------------------ processing jobs
-    def create_processing_job(self, **kwargs: Any) -> FakeProcessingJob:  # type: ignore[override]
-        """moto's signature, for callers such as CloudFormation; the full request is better."""
-        request = {
-            "ProcessingJobName": kwargs["processing_job_name"],
-            "AppSpecification": kwargs["app_specification"],
-            "ProcessingInputs": kwargs.get("processing_inputs") or [],
-            "ProcessingOutputConfig": kwargs.get("processing_output_config") or {},
-            "RoleArn": kwargs.get("role_arn"),
-            "StoppingCondition": kwargs.get("stopping_condition"),
-            "Tags": kwargs.get("tags"),
-        }
-        return self.submit_processing_job(request)
-
-    def new_processing_job(self, request: dict[str, Any]) -> FakeProcessingJob:
-        """Record a processing job as InProgress, from a CreateProcessingJob request."""
-        name = request["ProcessingJobName"]
-        _check_name("ProcessingJobName", name)
-        if name in self.processing_jobs:
+    # ------------------------------------------------------------------ jobs (processing, training, transform)
+    def record_job(self, kind: JobKind, request: dict[str, Any]) -> Any:
+        """Record a job as InProgress from its Create request (AWS-shaped, CamelCase)."""
+        name = request.get(kind.name_member)
+        _check_name(kind.name_member, name)
+        if name in getattr(self, kind.table):
             raise ValidationError(f"Job name must be unique within an AWS account and region, "
                                   f"and a job with this name already exists ({name})")
-        job = super().create_processing_job(**_snake(request, {
-            "AppSpecification": "app_specification", "ExperimentConfig": "experiment_config",
-            "NetworkConfig": "network_config", "ProcessingInputs": "processing_inputs",
-            "ProcessingJobName": "processing_job_name", "ProcessingOutputConfig": "processing_output_config",
-            "RoleArn": "role_arn", "Tags": "tags", "StoppingCondition": "stopping_condition"}))
-        job.processing_resources = request.get("ProcessingResources")
-        job.environment = request.get("Environment")
-        job.processing_job_status = "InProgress"
-        job.processing_end_time = None
-        job.processing_start_time = None
-        return job
-
-    def submit_processing_job(self, request: dict[str, Any]) -> FakeProcessingJob:
-        job = self.new_processing_job(request)
-        self._start_thread(job.arn, self.run_processing, job, request)
-        return job
-
-    def run_processing(self, job: FakeProcessingJob, request: dict[str, Any], stop: threading.Event) -> None:
-        """Run a recorded processing job to its end (blocking) and record the outcome."""
-        self._stops[job.arn] = stop
-        job.processing_start_time = now()
-        job.last_modified_time = now()
-        try:
-            workdir = settings.resource_dir("jobs", job.processing_job_name)
-            outcome = run_processing_job(job.processing_job_name, request, self.region_name, workdir, stop)
-        except Exception as e:  # an emulator bug still ends the job, with a reason
-            log.exception("processing job %s crashed", job.processing_job_name)
-            job.processing_job_status, job.failure_reason = "Failed", f"InternalServerError: {e}"
-        else:
-            job.processing_job_status = outcome.status
-            job.failure_reason = outcome.failure_reason
-            job.exit_message = outcome.exit_message
-        job.processing_end_time = job.last_modified_time = now()
-
-    def stop_processing_job(self, processing_job_name: str) -> None:
-        job = self.processing_jobs.get(processing_job_name)
-        if job is None:
-            return super().stop_processing_job(processing_job_name)
-        if job.processing_job_status in TERMINAL_JOB:
-            raise ValidationError(
-                f"The job {processing_job_name} is {job.processing_job_status} and cannot be stopped.")
-        job.processing_job_status = "Stopping"
-        stop = self._stops.get(job.arn)
-        if stop:
-            stop.set()
-
-    # ------------------------------------------------------------------ training jobs
-    def create_training_job(self, **kwargs: Any) -> FakeTrainingJob:  # type: ignore[override]
-        request = {camel: kwargs.get(snake) for camel, snake in _TRAINING_KEYS.items()}
-        return self.submit_training_job(request)
-
-    def new_training_job(self, request: dict[str, Any]) -> FakeTrainingJob:
-        name = request["TrainingJobName"]
-        _check_name("TrainingJobName", name)
-        if name in self.training_jobs:
-            raise ValidationError(f"Job name must be unique within an AWS account and region, "
-                                  f"and a job with this name already exists ({name})")
-        algorithm = dict(request.get("AlgorithmSpecification") or {})
-        args = _snake(request, _TRAINING_KEYS)
-        args["algorithm_specification"] = dict(algorithm)
-        for flag in ("enable_network_isolation", "enable_inter_container_traffic_encryption",
-                     "enable_managed_spot_training"):
-            args[flag] = bool(args.get(flag))
-        job = super().create_training_job(**args)
-        # moto replaces the caller's MetricDefinitions and invents metrics and artifacts.
-        job.algorithm_specification = algorithm
-        job.final_metric_data_list = None
-        job.model_artifacts = None
-        job.environment = request.get("Environment")
-        job.training_job_status = "InProgress"
-        job.secondary_status = "Starting"
-        job.training_start_time = None
-        job.training_end_time = None
-        job.secondary_status_transitions = [
-            {"Status": "Starting", "StartTime": now(), "StatusMessage": "Preparing the instances for training"}]
-        return job
-
-    def submit_training_job(self, request: dict[str, Any]) -> FakeTrainingJob:
-        job = self.new_training_job(request)
-        self._start_thread(job.arn, self.run_training, job, request)
-        return job
-
-    def run_training(self, job: FakeTrainingJob, request: dict[str, Any], stop: threading.Event) -> None:
-        self._stops[job.arn] = stop
-        start = now()
-        job.training_start_time = job.last_modified_time = start
-        job.secondary_status = "Training"
-        job.secondary_status_transitions[-1]["EndTime"] = start
-        job.secondary_status_transitions.append(
-            {"Status": "Training", "StartTime": start, "StatusMessage": "Training image download completed. "
-                                                                         "Training in progress."})
-        try:
-            workdir = settings.resource_dir("jobs", job.training_job_name)
-            outcome = run_training_job(job.training_job_name, request, self.region_name, workdir, stop)
-        except Exception as e:
-            log.exception("training job %s crashed", job.training_job_name)
-            job.training_job_status, job.failure_reason = "Failed", f"InternalServerError: {e}"
-        else:
-            job.training_job_status = outcome.status
-            job.failure_reason = outcome.failure_reason
-            if outcome.model_artifacts:
-                job.model_artifacts = {"S3ModelArtifacts": outcome.model_artifacts}
-            job.final_metric_data_list = outcome.final_metrics or None
-        end = now()
-        job.secondary_status = job.training_job_status
-        job.secondary_status_transitions[-1]["EndTime"] = end
-        job.secondary_status_transitions.append(
-            {"Status": job.training_job_status, "StartTime": end, "EndTime": end,
-             "StatusMessage": job.failure_reason or "Training job completed"})
-        job.training_end_time = job.last_modified_time = end
-        job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int((end - start).total_seconds()))
-
-    def stop_training_job(self, training_job_name: str) -> None:
-        job = self.training_jobs.get(training_job_name)
-        if job is None:
-            arn = FakeTrainingJob.arn_formatter(training_job_name, self.account_id, self.region_name)
-            raise ValidationError(f"Could not find training job '{arn}'.")
-        if job.training_job_status in TERMINAL_JOB:
-            raise ValidationError(f"The job {training_job_name} is {job.training_job_status} and cannot be stopped.")
-        job.training_job_status = "Stopping"
-        stop = self._stops.get(job.arn)
-        if stop:
-            stop.set()
-
-    # ------------------------------------------------------------------ transform jobs
-    def create_transform_job(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        job = self.new_transform_job(kwargs)
-        self._start_thread(job.arn, self.run_transform, job)
-        return job
-
-    def new_transform_job(self, kwargs: dict[str, Any]) -> Any:
-        """Record a transform job as InProgress (snake_case arguments, as moto's API layer passes)."""
-        name = kwargs["transform_job_name"]
-        _check_name("TransformJobName", name)
-        if name in self.transform_jobs:
-            raise ValidationError(f"Job name must be unique within an AWS account and region, "
-                                  f"and a job with this name already exists ({name})")
-        if kwargs["model_name"] not in self._models:
-            arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:model/{kwargs['model_name']}"
+        if kind is TRANSFORM and request.get("ModelName") not in self._models:
+            arn = f"arn:aws:sagemaker:{self.region_name}:{self.account_id}:model/{request.get('ModelName')}"
             raise ValidationError(f"Could not find model '{arn}'.")
-        job = super().create_transform_job(**kwargs)
-        job.transform_job_status = "InProgress"
+        create = getattr(super(), f"create_{camelcase_to_underscores(kind.name)}")
+        # deep copy: moto edits what it is given (a training job's MetricDefinitions) in place
+        arguments = moto_arguments(create, copy.deepcopy(request))
+        if kind is TRAINING:
+            for flag in ("enable_network_isolation", "enable_inter_container_traffic_encryption",
+                         "enable_managed_spot_training"):
+                arguments[flag] = bool(arguments.get(flag))
+        job = create(**arguments)
+        job.environment = request.get("Environment")
         job.failure_reason = None
-        job.transform_start_time = now()
-        job.transform_end_time = None
+        setattr(job, kind.status, "InProgress")
+        setattr(job, kind.started, None)
+        setattr(job, kind.ended, None)
+        if kind is PROCESSING:
+            job.processing_resources = request.get("ProcessingResources")
+        if kind is TRAINING:
+            # moto replaces the caller's MetricDefinitions and invents metrics and artifacts.
+            job.algorithm_specification = dict(request.get("AlgorithmSpecification") or {})
+            job.final_metric_data_list = None
+            job.model_artifacts = None
+            job.secondary_status = "Starting"
+            job.secondary_status_transitions = [
+                {"Status": "Starting", "StartTime": now(), "StatusMessage": "Preparing the instances for training"}]
         return job
 
-    def run_transform(self, job: Any, stop: threading.Event) -> None:
-        from localcloud.sagemaker.transforms import DeployError, TransformError, TransformStopped, run_transform
+    def job_work(self, kind: JobKind, job: Any, request: dict[str, Any]) -> JobWork:
+        if kind is TRANSFORM:
+            return TransformWork(job, request, self.region_name, self.fleet)
+        return (ProcessingWork if kind is PROCESSING else TrainingWork)(job, request, self.region_name)
 
-        self._stops[job.arn] = stop
-        request = {"ModelName": job.model_name, "TransformInput": job.transform_input,
-                   "TransformOutput": job.transform_output, "BatchStrategy": job.batch_strategy,
-                   "MaxPayloadInMB": job.max_payload_in_mb, "Environment": job.environment,
-                   "DataProcessing": job.data_processing}
-        try:
-            run_transform(self.fleet, job.transform_job_name, request, stop)
-            job.transform_job_status = "Completed"
-        except TransformStopped:
-            job.transform_job_status = "Stopped"
-        except (TransformError, DeployError) as e:
-            job.transform_job_status, job.failure_reason = "Failed", str(e)
-        except Exception as e:
-            log.exception("transform job %s crashed", job.transform_job_name)
-            job.transform_job_status, job.failure_reason = "Failed", f"InternalServerError: {e}"
-        job.transform_end_time = job.last_modified_time = now()
+    def submit_job(self, kind: JobKind, request: dict[str, Any]) -> Any:
+        """CreateProcessingJob, CreateTrainingJob, CreateTransformJob: record, then run in the background."""
+        job = self.record_job(kind, request)
+        self.engine.submit(self.job_work(kind, job, request))
+        return job
 
-    def stop_transform_job(self, transform_job_name: str) -> None:
-        job = self.transform_jobs.get(transform_job_name)
-        if job is None:
-            raise ValidationError(f"Could not find transform job '{transform_job_name}'.")
-        if job.transform_job_status in TERMINAL_JOB:
-            raise ValidationError(f"The job {transform_job_name} is {job.transform_job_status} and cannot be stopped.")
-        job.transform_job_status = "Stopping"
-        stop = self._stops.get(job.arn)
-        if stop:
-            stop.set()
+    def stop_job(self, kind: JobKind, name: str) -> None:
+        """StopProcessingJob, StopTrainingJob, StopTransformJob."""
+        with self.engine.lock:
+            job = getattr(self, kind.table).get(name)
+            if job is None:
+                arn = kind.arn(name, self.account_id, self.region_name)
+                raise ValidationError(f"Could not find {kind.words} '{arn}'.")
+            status = getattr(job, kind.status)
+            if status in TERMINAL_JOB:
+                raise ValidationError(f"The job {name} is {status} and cannot be stopped.")
+            setattr(job, kind.status, "Stopping")
+            self.engine.stop(job.arn)
 
     # ------------------------------------------------------------------ pipelines
     def create_pipeline(self, pipeline_name: str, pipeline_display_name: str, pipeline_definition: str,
@@ -320,9 +158,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def delete_pipeline(self, pipeline_name: str) -> str:
         pipeline = self._pipeline(pipeline_name)
         for arn in pipeline.pipeline_executions:
-            stop = self._stops.get(arn)
-            if stop:
-                stop.set()
+            self.engine.stop(arn)
         return super().delete_pipeline(pipeline.pipeline_name)
 
     def update_pipeline(self, pipeline_name: str, **kwargs: Any) -> str:
@@ -335,8 +171,6 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     def start_pipeline_execution(self, pipeline_name: str, pipeline_execution_display_name: str,
                                  pipeline_parameters: list[dict[str, Any]], *args: Any) -> dict[str, str]:
-        from localcloud.sagemaker.executions import ExecutionRunner
-
         pipeline = self._pipeline(pipeline_name)
         definition = _validate(pipeline.pipeline_definition)
         try:
@@ -350,9 +184,9 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if not execution.pipeline_execution_display_name:
             execution.pipeline_execution_display_name = f"execution-{int(execution.start_time.timestamp() * 1000)}"
         runner = ExecutionRunner(self, pipeline, execution, definition, values)
-        with self._lifecycle:
-            self._runners[arn] = runner
-            self._start_thread(arn, runner.run)
+        with self.engine.lock:
+            self.runners[arn] = runner
+            self.engine.submit(ExecutionWork(runner))
         return result
 
     def _pipeline(self, name_or_arn: str) -> Any:
@@ -395,38 +229,38 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def list_pipeline_execution_steps(self, pipeline_execution_arn: str,
                                       sort_order: str | None = None) -> list[dict[str, Any]]:
         self._execution(pipeline_execution_arn)
-        runner = self._runners.get(pipeline_execution_arn)
+        runner = self.runners.get(pipeline_execution_arn)
         steps = list(runner.steps()) if runner else []
         steps.sort(key=lambda s: s.get("StartTime") or now(), reverse=(sort_order or "Descending") == "Descending")
         return steps
 
     def stop_pipeline_execution(self, pipeline_execution_arn: str) -> str:
         execution = self._execution(pipeline_execution_arn)
-        with self._lifecycle:
+        with self.engine.lock:
             if execution.pipeline_execution_status not in ("Executing", "Stopping"):
                 raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
                                       f"{execution.pipeline_execution_status}. Cannot be stopped.")
             execution.pipeline_execution_status = "Stopping"
             execution.last_modified_time = now()
-            stop = self._stops.get(pipeline_execution_arn)
-            if stop:
-                stop.set()
+            self.engine.stop(pipeline_execution_arn)
         return pipeline_execution_arn
 
     def retry_pipeline_execution(self, pipeline_execution_arn: str) -> str:
         """Run the failed and stopped steps again; of concurrent retries exactly one is accepted."""
         execution = self._execution(pipeline_execution_arn)
-        previous = self._threads.get(pipeline_execution_arn)
-        if previous is not None and execution.pipeline_execution_status in ("Failed", "Stopped"):
-            previous.join(timeout=10)  # the last attempt is past its end; let its thread finish first
-        with self._lifecycle:
-            runner = self._runners.get(pipeline_execution_arn)
+        with self.engine.lock:  # the run that ended, if its thread is still finishing (not a new one)
+            ending = self.engine.thread_of(pipeline_execution_arn) \
+                if execution.pipeline_execution_status in ("Failed", "Stopped") else None
+        if ending is not None and ending is not threading.current_thread():
+            ending.join(10)
+        with self.engine.lock:
+            runner = self.runners.get(pipeline_execution_arn)
             if runner is None or execution.pipeline_execution_status not in ("Failed", "Stopped"):
                 raise ValidationError(f"Pipeline execution with ARN {pipeline_execution_arn} status "
                                       f"{execution.pipeline_execution_status}. Only Failed or Stopped "
                                       f"executions can be retried.")
             runner.prepare_retry()  # status Executing: any other retry now fails the check above
-            self._start_thread(pipeline_execution_arn, runner.run)
+            self.engine.submit(ExecutionWork(runner))
         return pipeline_execution_arn
 
     def job_name_for_step(self, execution_arn: str, step: str) -> str:
@@ -508,8 +342,8 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             raise ValidationError(f'Cannot create already existing endpoint "{arn}".')
         endpoint = super().create_endpoint(endpoint_name, endpoint_config_name, tags)
         endpoint.endpoint_status = "Creating"
-        config = self.endpoint_configs[endpoint_config_name]
-        self.fleet.deploy(endpoint, config)
+        self.engine.submit(DeploymentWork(self.fleet, endpoint, self.endpoint_configs[endpoint_config_name],
+                                          update=False))
         return endpoint
 
     def update_endpoint(self, endpoint_name: str, endpoint_config_name: str,
@@ -526,27 +360,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             raise ValidationError(f"Could not find endpoint configuration '{endpoint_config_name}'.")
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = now()
-        if deployment_config:
-            endpoint.last_deployment_config = deployment_config
-        self.fleet.update(endpoint, config)
+        self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=True))
         return endpoint.arn
 
     def delete_endpoint(self, endpoint_name: str) -> None:
+        endpoint = self.endpoints.get(endpoint_name)
         super().delete_endpoint(endpoint_name)
+        if endpoint is not None:
+            self.engine.stop(endpoint.arn)
         self.fleet.undeploy(endpoint_name)
-
-
-_TRAINING_KEYS = {
-    "TrainingJobName": "training_job_name", "HyperParameters": "hyper_parameters",
-    "AlgorithmSpecification": "algorithm_specification", "RoleArn": "role_arn",
-    "InputDataConfig": "input_data_config", "OutputDataConfig": "output_data_config",
-    "ResourceConfig": "resource_config", "VpcConfig": "vpc_config", "StoppingCondition": "stopping_condition",
-    "Tags": "tags", "EnableNetworkIsolation": "enable_network_isolation",
-    "EnableInterContainerTrafficEncryption": "enable_inter_container_traffic_encryption",
-    "EnableManagedSpotTraining": "enable_managed_spot_training", "CheckpointConfig": "checkpoint_config",
-    "DebugHookConfig": "debug_hook_config", "DebugRuleConfigurations": "debug_rule_configurations",
-    "TensorBoardOutputConfig": "tensor_board_output_config", "ExperimentConfig": "experiment_config",
-}
 
 
 def _check_name(member: str, name: Any) -> None:

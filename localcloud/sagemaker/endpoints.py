@@ -1,7 +1,7 @@
 """Endpoints that really serve: one model server process per production variant.
 
-`create_endpoint` leaves the record Creating and hands it here. A background thread
-fetches each variant's model artifacts and code from S3 (through the AWS API), starts
+`create_endpoint` leaves the record Creating and hands it here (as the endpoint's work, on a
+thread of the engine's). Deploying fetches each variant's model artifacts and code from S3 (through the AWS API), starts
 a model server that speaks the SageMaker inference container contract, waits for its
 `/ping`, and flips the endpoint to InService, or to Failed with the server's own error
 when the model cannot load.
@@ -100,18 +100,6 @@ class EndpointFleet:
         self.deployments: dict[str, Deployment] = {}
         self._lock = threading.Lock()
 
-    def deploy(self, endpoint: Any, config: Any) -> None:
-        """Start the endpoint's servers in the background; the record tracks progress."""
-        self._background(self._deploy, endpoint, config)
-
-    def update(self, endpoint: Any, config: Any) -> None:
-        """Blue/green: bring up the new config's fleet, switch traffic, retire the old fleet."""
-        self._background(self._update, endpoint, config)
-
-    def _background(self, target: Any, endpoint: Any, config: Any) -> None:
-        threading.Thread(target=target, args=(endpoint, config), name=f"deploy-{endpoint.endpoint_name}",
-                         daemon=True).start()
-
     def _start_fleet(self, endpoint_name: str, config: Any) -> dict[str, VariantServer]:
         """Start and health-check one server per variant; on any failure stop them all."""
         servers: dict[str, VariantServer] = {}
@@ -130,7 +118,8 @@ class EndpointFleet:
             raise DeployError(f"InternalServerError: {e}") from e
         return servers
 
-    def _deploy(self, endpoint: Any, config: Any) -> None:
+    def deploy(self, endpoint: Any, config: Any) -> None:
+        """Start the endpoint's servers (blocking; the engine runs this as the endpoint's work)."""
         name = endpoint.endpoint_name
         try:
             servers = self._start_fleet(name, config)
@@ -143,7 +132,8 @@ class EndpointFleet:
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = datetime.now(UTC)
 
-    def _update(self, endpoint: Any, config: Any) -> None:
+    def update(self, endpoint: Any, config: Any) -> None:
+        """Blue/green: bring up the new config's fleet, switch traffic, retire the old fleet (blocking)."""
         try:
             servers = self._start_fleet(endpoint.endpoint_name, config)
         except DeployError as e:

@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.exceptions import ServiceException
+from moto.core.utils import camelcase_to_underscores
+from moto.sagemaker.models import SageMakerModelBackend
+
 from localcloud import aws
 from localcloud.sagemaker.definition import (
     ExpressionError,
@@ -26,6 +30,7 @@ from localcloud.sagemaker.definition import (
     resolve,
     stringify,
 )
+from localcloud.sagemaker.work import PROCESSING, TRAINING, TRANSFORM, JobKind, moto_arguments
 
 log = logging.getLogger("localcloud.pipelines")
 
@@ -243,57 +248,33 @@ def _strings(request: dict[str, Any], *keys: str) -> None:
             request[key] = [stringify(v) for v in value]
 
 
-def run_processing(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
-                   stop: threading.Event) -> dict[str, Any]:
-    request = resolve(dict(step.arguments), ctx)
-    _strings(request, "Environment")
-    _strings(request.setdefault("AppSpecification", {}), "ContainerArguments", "ContainerEntrypoint")
-    request["ProcessingJobName"] = ctx.execution["ProcessingJobName"]
-    backend = runner.backend
-    job = backend.new_processing_job(request)
-    record.metadata = {"ProcessingJob": {"Arn": job.arn}}
-    backend.run_processing(job, request, stop)
-    _job_outcome(job.processing_job_status, job.failure_reason)
-    return backend.describe_processing_job(job.processing_job_name)
+def _job_step(kind: JobKind, *string_members: str) -> Executor:
+    """The executor of a step that runs a job of `kind`: the job is real (describable, stoppable, logged)."""
+
+    def execute(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
+                stop: threading.Event) -> dict[str, Any]:
+        request = resolve(dict(step.arguments), ctx)
+        _strings(request, *string_members)
+        if kind is PROCESSING:
+            _strings(request.setdefault("AppSpecification", {}), "ContainerArguments", "ContainerEntrypoint")
+        name = ctx.execution["ProcessingJobName"]  # the step's job name, whatever the kind
+        request[kind.name_member] = name
+        backend = runner.backend
+        try:
+            job = backend.record_job(kind, request)
+        except ServiceException as e:
+            raise StepFailed(f"ClientError: {e.message}") from None
+        record.metadata = {kind.name: {"Arn": job.arn}}
+        backend.engine.run(backend.job_work(kind, job, request), stop)
+        _job_outcome(getattr(job, kind.status), job.failure_reason)
+        return getattr(backend, f"describe_{camelcase_to_underscores(kind.name)}")(name)
+
+    return execute
 
 
-def run_training(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
-                 stop: threading.Event) -> dict[str, Any]:
-    request = resolve(dict(step.arguments), ctx)
-    _strings(request, "HyperParameters", "Environment")
-    request["TrainingJobName"] = ctx.execution["TrainingJobName"]
-    backend = runner.backend
-    job = backend.new_training_job(request)
-    record.metadata = {"TrainingJob": {"Arn": job.arn}}
-    backend.run_training(job, request, stop)
-    _job_outcome(job.training_job_status, job.failure_reason)
-    return backend.describe_training_job(job.training_job_name)
-
-
-_TRANSFORM_KEYS = {
-    "TransformJobName": "transform_job_name", "ModelName": "model_name",
-    "MaxConcurrentTransforms": "max_concurrent_transforms", "ModelClientConfig": "model_client_config",
-    "MaxPayloadInMB": "max_payload_in_mb", "BatchStrategy": "batch_strategy", "Environment": "environment",
-    "TransformInput": "transform_input", "TransformOutput": "transform_output",
-    "DataCaptureConfig": "data_capture_config", "TransformResources": "transform_resources",
-    "DataProcessing": "data_processing", "Tags": "tags", "ExperimentConfig": "experiment_config",
-}
-
-
-def run_transform(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
-                  stop: threading.Event) -> dict[str, Any]:
-    request = resolve(dict(step.arguments), ctx)
-    _strings(request, "Environment")
-    request["TransformJobName"] = ctx.execution["ProcessingJobName"]
-    backend = runner.backend
-    try:
-        job = backend.new_transform_job({snake: request.get(camel) for camel, snake in _TRANSFORM_KEYS.items()})
-    except Exception as e:
-        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
-    record.metadata = {"TransformJob": {"Arn": job.arn}}
-    backend.run_transform(job, stop)
-    _job_outcome(job.transform_job_status, job.failure_reason)
-    return backend.describe_transform_job(job.transform_job_name)
+run_processing = _job_step(PROCESSING, "Environment")
+run_training = _job_step(TRAINING, "HyperParameters", "Environment")
+run_transform = _job_step(TRANSFORM, "Environment")
 
 
 def run_condition(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
@@ -311,33 +292,22 @@ def run_fail(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: Resol
     raise StepFailed(message)
 
 
-_PACKAGE_KEYS = {
-    "ModelPackageName": "model_package_name", "ModelPackageGroupName": "model_package_group_name",
-    "ModelPackageDescription": "model_package_description", "InferenceSpecification": "inference_specification",
-    "ValidationSpecification": "validation_specification",
-    "SourceAlgorithmSpecification": "source_algorithm_specification",
-    "CertifyForMarketplace": "certify_for_marketplace", "Tags": "tags",
-    "ModelApprovalStatus": "model_approval_status", "MetadataProperties": "metadata_properties",
-    "ModelMetrics": "model_metrics", "ClientToken": "client_token",
-    "CustomerMetadataProperties": "customer_metadata_properties", "DriftCheckBaselines": "drift_check_baselines",
-    "Domain": "domain", "Task": "task", "SamplePayloadUrl": "sample_payload_url",
-    "AdditionalInferenceSpecifications": "additional_inference_specifications",
-}
+_REGISTER_IGNORED = {"model_card", "skip_model_validation", "source_uri", "security_config", "model_life_cycle"}
+"""RegisterModel arguments AWS accepts that localcloud's registry does not keep."""
 
 
 def run_register(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: ResolveContext,
                  stop: threading.Event) -> dict[str, Any]:
     request = resolve(dict(step.arguments), ctx)
-    unknown = set(request) - set(_PACKAGE_KEYS) - {"ModelCard", "SkipModelValidation", "SourceUri",
-                                                    "SecurityConfig", "ModelLifeCycle"}
+    kwargs = moto_arguments(SageMakerModelBackend.create_model_package, request)
+    unknown = {camelcase_to_underscores(k) for k in request} - set(kwargs) - _REGISTER_IGNORED
     if unknown:
         raise StepFailed(f"ClientError: RegisterModel arguments not understood: {', '.join(sorted(unknown))}")
-    kwargs = {snake: request.get(camel) for camel, snake in _PACKAGE_KEYS.items()}
     kwargs["certify_for_marketplace"] = bool(kwargs["certify_for_marketplace"])
     try:
         arn = runner.backend.create_model_package(**kwargs)
-    except Exception as e:
-        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
+    except ServiceException as e:
+        raise StepFailed(f"ClientError: {e.message}") from None
     record.metadata = {"RegisterModel": {"Arn": arn}}
     package = runner.backend.describe_model_package(arn)
     return {**package.gen_response_object(), "ModelPackageArn": arn}
@@ -351,8 +321,8 @@ def run_model(runner: ExecutionRunner, step: Step, record: StepRecord, ctx: Reso
         model = runner.backend.create_model(name, request.get("ExecutionRoleArn"), request.get("PrimaryContainer"),
                                             request.get("VpcConfig"), request.get("Containers"),
                                             request.get("Tags"))
-    except Exception as e:
-        raise StepFailed(f"ClientError: {getattr(e, 'message', None) or e}") from None
+    except ServiceException as e:
+        raise StepFailed(f"ClientError: {e.message}") from None
     record.metadata = {"Model": {"Arn": model.arn}}
     return {**model.response_object, "ModelName": name}
 

@@ -1,7 +1,7 @@
 """The SageMaker API layer: moto's response class plus the actions moto lacks.
 
-Jobs are created from the whole request body (moto's handler drops Environment and
-ProcessingResources, which a running job needs).
+Jobs are created from the whole request body, as AWS-shaped as it arrived (moto's handlers
+drop members a running job needs, such as Environment and ProcessingResources).
 """
 
 from __future__ import annotations
@@ -12,21 +12,32 @@ from typing import Any
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.responses import SageMakerResponse
 
+from localcloud.sagemaker.work import PROCESSING, TRAINING, TRANSFORM, JobKind
+
 
 class LocalSageMakerResponse(SageMakerResponse):
     def _request(self) -> dict[str, Any]:
         return json.loads(self.body or "{}")
 
+    def _submit(self, kind: JobKind) -> ActionResult:
+        job = self.sagemaker_backend.submit_job(kind, self._request())
+        return ActionResult({f"{kind.name}Arn": job.arn})
+
     def create_processing_job(self) -> ActionResult:
-        job = self.sagemaker_backend.submit_processing_job(self._request())
-        return ActionResult({"ProcessingJobArn": job.arn})
+        return self._submit(PROCESSING)
 
     def create_training_job(self) -> ActionResult:
-        job = self.sagemaker_backend.submit_training_job(self._request())
-        return ActionResult({"TrainingJobArn": job.arn})
+        return self._submit(TRAINING)
+
+    def create_transform_job(self) -> ActionResult:
+        return self._submit(TRANSFORM)
+
+    def stop_processing_job(self) -> ActionResult:
+        self.sagemaker_backend.stop_job(PROCESSING, self._get_param("ProcessingJobName"))
+        return EmptyResult()
 
     def stop_training_job(self) -> ActionResult:
-        self.sagemaker_backend.stop_training_job(self._get_param("TrainingJobName"))
+        self.sagemaker_backend.stop_job(TRAINING, self._get_param("TrainingJobName"))
         return EmptyResult()
 
     def update_endpoint(self) -> ActionResult:
@@ -36,7 +47,7 @@ class LocalSageMakerResponse(SageMakerResponse):
         return ActionResult({"EndpointArn": arn})
 
     def stop_transform_job(self) -> ActionResult:
-        self.sagemaker_backend.stop_transform_job(self._get_param("TransformJobName"))
+        self.sagemaker_backend.stop_job(TRANSFORM, self._get_param("TransformJobName"))
         return EmptyResult()
 
     def list_pipeline_execution_steps(self) -> ActionResult:

@@ -212,14 +212,16 @@ def test_the_backend_refuses_bad_names_from_callers_that_skip_the_api_gate(tmp_p
 
     from localcloud import settings
     from localcloud.sagemaker.backend import LocalSageMakerBackend
+    from localcloud.sagemaker.work import PROCESSING, TRAINING
 
     settings.set_data_dir(tmp_path / "data")
     backend = LocalSageMakerBackend("us-east-1", "123456789012")
     role = "arn:aws:iam::123456789012:role/r"
     with pytest.raises(ValidationError, match="processingJobName"):
-        backend.create_processing_job(processing_job_name=name, app_specification={"ImageUri": "i"}, role_arn=role)
+        backend.submit_job(PROCESSING, {"ProcessingJobName": name, "AppSpecification": {"ImageUri": "i"},
+                                        "RoleArn": role})
     with pytest.raises(ValidationError, match="trainingJobName"):
-        backend.create_training_job(training_job_name=name, role_arn=role)
+        backend.submit_job(TRAINING, {"TrainingJobName": name, "RoleArn": role})
     with pytest.raises(ValidationError, match="endpointConfigName"):
         backend.create_endpoint_config(name, [], None, None, [], None)
     with pytest.raises(ValidationError, match="endpointName"):
