@@ -54,6 +54,7 @@ demo: $(VENV_STAMP) $(NODE_STAMP)
 
 lint: $(DEV_STAMP)
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 test: setup lint

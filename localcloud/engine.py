@@ -11,7 +11,9 @@ write the outcome on the record. The engine owns everything else, once:
 - crash: an exception the work did not turn into an outcome is a bug of ours: the traceback goes
   to localcloud's log and the record says Failed with an InternalServerError reason, never a
   reason that blames the caller;
-- reset and shutdown: `stop_all` stops everything and waits for it.
+- reset and shutdown: `stop_all` stops everything and waits for it;
+- restart (a snapshot restored): work cannot resume in a new process; each backend's `restored`
+  marks what was running as ended with `RESTART_REASON`.
 
 `lock` is held by callers that check a record and change it in one step (start, stop, retry),
 so that two concurrent requests can never both start the same work.
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 log = logging.getLogger("localcloud.engine")
 
 INTERNAL = "InternalServerError"
+RESTART_REASON = "localcloud restarted while this was running"
+"""What a record says of work a restart interrupted (see `localcloud.persistence`)."""
 
 
 class Work(ABC):
@@ -104,6 +108,11 @@ class Engine:
             return False
         running.stop.set()
         return True
+
+    def busy(self) -> bool:
+        """Whether any work runs."""
+        with self.lock:
+            return bool(self._running)
 
     def active(self, key: str) -> bool:
         with self.lock:

@@ -20,24 +20,28 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moto.events import models
-from moto.events.utils import EventTemplateParser
+from moto.events.utils import EventMessageType, EventTemplateParser
 from moto.utilities.arns import parse_arn
+
+if TYPE_CHECKING:
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
 
 log = logging.getLogger("localcloud.events")
 
 
-def _payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
+def _payload(target: dict[str, Any], event: EventMessageType) -> Any:
     transformer = target.get("InputTransformer") or {}
     if "Input" in target:
         return json.loads(target["Input"]) if isinstance(target["Input"], str) else target["Input"]
-    return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+    # moto annotates the template `str`, but takes None (no InputTransformer) for its default template
+    return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),  # type: ignore[arg-type]
                                      input_paths_map=transformer.get("InputPathsMap", {}), event=event)
 
 
-def _publish(arn: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+def _publish(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
     from moto.sns.models import sns_backends
 
     payload = _payload(target, event)
@@ -45,18 +49,19 @@ def _publish(arn: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
     sns_backends[arn.account][arn.region].publish(message, arn=target["Arn"])
 
 
-def _start_pipeline(arn: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+def _start_pipeline(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
     parameters = (target.get("SageMakerPipelineParameters") or {}).get("PipelineParameterList") or []
     name = arn.resource_id.split("/")[-1]
-    sagemaker_backends[arn.account][arn.region].start_pipeline_execution(
+    backend = cast("LocalSageMakerBackend", sagemaker_backends[arn.account][arn.region])  # extensions.py installs ours
+    backend.start_pipeline_execution(
         name, f"{event.get('detail-type', 'event')[:60]}".replace(" ", "-"), parameters,
         f"started by EventBridge rule for {event.get('source', '?')}", None, None)
 
 
 class LocalRule(models.Rule):
-    def send_to_targets(self, original_event: Any, transform_input: bool = True) -> None:
+    def send_to_targets(self, original_event: EventMessageType, transform_input: bool = True) -> None:
         # A rule with only a schedule matches no event (moto's empty pattern would match every
         # one), and a disabled rule matches nothing.
         if not self.event_pattern.get_pattern() and self.scheduled_expression:

@@ -50,3 +50,20 @@ def shutdown() -> None:
     for _account, _region, backend in models.sagemaker_backends.iter_backends():
         if isinstance(backend, LocalSageMakerBackend):
             backend.stop_everything()
+
+
+def busy() -> bool:
+    """Whether work runs in the background (SageMaker jobs, executions, deployments; stack operations)."""
+    from moto.cloudformation import models as cloudformation
+    from moto.sagemaker import models
+
+    from localcloud.cloudformation.engine import IN_PROGRESS
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
+
+    for _account, _region, backend in models.sagemaker_backends.iter_backends():
+        if isinstance(backend, LocalSageMakerBackend) and backend.engine.busy():
+            return True
+    for _account, _region, stacks in cloudformation.cloudformation_backends.iter_backends():
+        if any(stack.status in IN_PROGRESS for stack in list(getattr(stacks, "stacks", {}).values())):
+            return True
+    return False

@@ -137,6 +137,8 @@ def _answer(environ: dict, start_response: Callable[..., Any], error: ApiError,
 class _Parser(HTTPRequestParser):
     """waitress's parser, remembering when a request began and S3 metadata headers with underscores."""
 
+    completed: bool  # waitress's (untyped) flag: the request has been read, or refused
+
     def __init__(self, adj: Adjustments):
         super().__init__(adj)
         self.began = time.monotonic()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localcloud import aws, processes
+from localcloud import aws, persistence, processes
 from localcloud.api.gate import ApiGate
 from localcloud.api.models import SERVICES
 from localcloud.front import FrontLimits, LocalCloudServer, guarded
@@ -43,6 +43,8 @@ class LocalCloudApp:
         self.gated = ApiGate(moto_app)
         self.invocations = invocations
         self.started = started
+        self.traffic = persistence.Traffic()
+        """Requests that may change state: a snapshot holds new ones back while it is taken."""
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -50,9 +52,10 @@ class LocalCloudApp:
             return self._own(path, start_response)
         if path.startswith("/endpoints/") and environ.get("REQUEST_METHOD") == "POST" and _is_runtime(environ):
             return self.invocations(environ, start_response)
-        if path.startswith("/moto-api/"):
-            return self.moto_app(environ, start_response)  # reset and friends: not an AWS API
-        return self.gated(environ, start_response)
+        with self.traffic.request():
+            if path.startswith("/moto-api/"):
+                return self.moto_app(environ, start_response)  # reset and friends: not an AWS API
+            return self.gated(environ, start_response)
 
     def _own(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
         if path == "/_localcloud/health":
@@ -113,8 +116,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(_env_number("LOCALCLOUD_PORT", DEFAULT_PORT)),
                         help="port to listen on (default 4566; 0 picks a free one)")
     parser.add_argument("--data-dir", default=os.environ.get("LOCALCLOUD_DATA_DIR"),
-                        help="where job folders, model servers and logs live (default: a temporary "
-                             "folder removed at exit)")
+                        help="where the state (a snapshot, restored at start), job folders, model servers and "
+                             "logs live (default: a temporary folder removed at exit: nothing persists)")
+    parser.add_argument("--snapshot-interval", type=float,
+                        default=_env_number("LOCALCLOUD_SNAPSHOT_INTERVAL", 5.0), metavar="SECONDS",
+                        help="with --data-dir, how often the state is saved while it changes (default 5; a graceful "
+                             "stop always saves; a hard kill loses at most this much)")
     parser.add_argument("--log-level", default=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"))
     parser.add_argument("--ready-file", metavar="PATH",
                         help="write {url, port, pid} as JSON here once listening (how a launcher that asked for "
@@ -139,7 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connection-limit", type=int,
                         default=int(_env_number("LOCALCLOUD_CONNECTION_LIMIT", limits.connection_limit)))
     args = parser.parse_args(argv)
-    for name in ("max_header_kb", "max_body_mb", "header_timeout", "idle_timeout", "threads", "connection_limit"):
+    for name in ("max_header_kb", "max_body_mb", "header_timeout", "idle_timeout", "threads", "connection_limit",
+                 "snapshot_interval"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     return args
@@ -150,6 +158,22 @@ def _write_ready_file(path: Path, url: str, port: int) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     partial.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
     partial.replace(path)
+
+
+def _restore(data_dir: Path, interval: float, traffic: persistence.Traffic) -> persistence.Snapshots:
+    """Load the data dir's snapshot, if any, and return the writer that keeps it current."""
+    from localcloud import extensions
+
+    path = data_dir / "state" / "snapshot"
+    if path.exists():
+        started = time.perf_counter()
+        try:
+            state = persistence.read_snapshot(path)
+        except persistence.SnapshotError as e:
+            raise SystemExit(str(e)) from None
+        persistence.install(state)
+        log.info("state restored from %s in %.0f ms", path, (time.perf_counter() - started) * 1000)
+    return persistence.Snapshots(path, interval, traffic, extensions.busy)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -182,8 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["MOTO_PORT"] = str(port)
     connect_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     os.environ.setdefault(aws.ENDPOINT_ENV, f"http://{connect_host}:{port}")
-    app = guarded(build_app(data_dir), policy)
+    inner = build_app(data_dir)
+    app = guarded(inner, policy)
     processes.start_lifeline()
+    snapshots = None
+    if keep:
+        snapshots = _restore(data_dir, args.snapshot_interval, inner.traffic)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: shutting down", signum)
@@ -195,10 +223,14 @@ def main(argv: list[str] | None = None) -> None:
         _write_ready_file(Path(args.ready_file), f"http://{connect_host}:{port}", port)
     log.info("localcloud ready on http://%s:%s (data in %s)", args.host, port, data_dir)
     try:
+        if snapshots is not None:
+            snapshots.start()
         server.serve()
     finally:
         from localcloud import extensions
 
+        if snapshots is not None:
+            snapshots.close()  # before anything stops: the state as the last request left it
         extensions.shutdown()
         processes.terminate_all()
         processes.stop_lifeline()

@@ -166,7 +166,8 @@ class MicroBatcher:
         first = pending.popleft()
         group = [first]
         if first.key is not None and pending and self.enabled:
-            rows, kept = first.rows, deque()
+            rows = first.rows
+            kept: deque[_Item] = deque()
             while pending and rows < self.max_rows:
                 item = pending.popleft()
                 if item.future.done():

@@ -74,8 +74,8 @@ def supervise(sock: socket.socket, hooks: Hooks, model: Any, settings: Settings)
             _child(sock, hooks, model, settings, master)
         children[pid] = slot
 
-    for slot in range(settings.workers):
-        spawn(slot)
+    for first_slot in range(settings.workers):
+        spawn(first_slot)
     grace = min(settings.timeout, 30) + 5
     stopping_since: float | None = None
     exit_code = 0

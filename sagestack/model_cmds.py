@@ -8,6 +8,7 @@ be deployed, and `endpoint deploy` only ever deploys Approved packages.
 from __future__ import annotations
 
 import click
+from rich.console import RenderableType
 
 from sagestack import registry, render
 from sagestack.context import App, pass_app
@@ -39,8 +40,9 @@ def list_packages(app: App, metrics: bool, limit: int) -> None:
         columns += [name.upper() if name != "r2" else "R²" for name in METRIC_COLUMNS]
     table = render.table(*columns, title=f"model package group {group}")
     for package in found:
-        row = [str(package.get("ModelPackageVersion", "?")), render.status_text(package.get("ModelPackageStatus")),
-               render.status_text(package.get("ModelApprovalStatus")), render.clock(package.get("CreationTime"))]
+        row: list[RenderableType] = [
+            str(package.get("ModelPackageVersion", "?")), render.status_text(package.get("ModelPackageStatus")),
+            render.status_text(package.get("ModelApprovalStatus")), render.clock(package.get("CreationTime"))]
         if metrics:
             values = registry.evaluation_metrics(app.sagemaker, app.s3, package["ModelPackageArn"])
             row += [render.metric(values.get(name)) for name in METRIC_COLUMNS]

@@ -33,6 +33,7 @@ from moto.ssm.models import ssm_backends
 
 from localcloud.cloudformation import preflight, urls
 from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, new_resource_map, plan, unsupported_types
+from localcloud.engine import RESTART_REASON
 
 log = logging.getLogger("localcloud.cloudformation")
 
@@ -70,22 +71,34 @@ def parse_template(text: str) -> dict[str, Any]:
     return loaded
 
 
+_INTERRUPTED = {
+    "CREATE_IN_PROGRESS": "CREATE_FAILED", "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
+    "DELETE_IN_PROGRESS": "DELETE_FAILED", "UPDATE_IN_PROGRESS": "UPDATE_FAILED",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_ROLLBACK_COMPLETE"}
+"""Where an operation under way at a restart leaves its stack (cleanups had already succeeded)."""
+
+
 class LocalCloudFormationBackend(CloudFormationBackend):
-    def __init__(self, region_name: str, account_id: str):
-        super().__init__(region_name, account_id)
-        self.threads: dict[str, threading.Thread] = {}
+    def restored(self) -> None:
+        """After a restart: an operation that was under way cannot resume; its stack says so."""
+        stacks: list[Any] = list(self.stacks.values())  # ours (engine.Stack), though moto types them its own
+        for stack in stacks:
+            if stack.status in IN_PROGRESS:
+                stack.set_status(_INTERRUPTED[stack.status], RESTART_REASON)
 
     @property
-    def _url_module(self) -> Any:  # type: ignore[override]
+    def _url_module(self) -> Any:
         return urls
 
     # ---------------------------------------------------------------------------------------- helpers
     def _new_stack(self, name: str, parameters: dict[str, Any], tags: dict[str, str] | None,
                    notification_arns: list[str] | None, role_arn: str | None) -> Stack:
+        # moto's Stack leaves two of CloudFormationModel's abstract methods unimplemented (moto instantiates it too)
         stack = Stack(stack_id=generate_stack_id(name, self.region_name, self.account_id), name=name, template={},
                       parameters=parameters, account_id=self.account_id, region_name=self.region_name,
                       notification_arns=notification_arns, tags=tags, role_arn=role_arn,
-                      cross_stack_resources=self.exports)
+                      cross_stack_resources=self.exports)  # type: ignore[abstract]
         self.stacks[stack.stack_id] = stack
         return stack
 
@@ -109,9 +122,7 @@ class LocalCloudFormationBackend(CloudFormationBackend):
                 if after is not None:
                     after()
 
-        thread = threading.Thread(target=run, name=f"stack-{stack.name}", daemon=True)
-        self.threads[stack.stack_id] = thread
-        thread.start()
+        threading.Thread(target=run, name=f"stack-{stack.name}", daemon=True).start()
 
     def _publish_exports(self, stack: Stack) -> None:
         if stack.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
@@ -274,10 +285,10 @@ class LocalCloudFormationBackend(CloudFormationBackend):
                 return change_set
         raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
 
-    def describe_change_set(self, change_set_name: str, stack_name: str | None = None) -> ChangeSet:  # type: ignore[override]
+    def describe_change_set(self, change_set_name: str, stack_name: str | None = None) -> ChangeSet:
         return self.find_change_set(change_set_name, stack_name)
 
-    def delete_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:  # type: ignore[override]
+    def delete_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
         """As on AWS, deleting a change set by name succeeds whenever the stack exists (the CDK CLI relies on it)."""
         try:
             change_set = self.find_change_set(change_set_name, stack_name)
@@ -295,7 +306,7 @@ class LocalCloudFormationBackend(CloudFormationBackend):
             raise ValidationError(stack_name)
         return [c for c in self.change_sets.values() if c.stack_id == stack.stack_id]
 
-    def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:  # type: ignore[override]
+    def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.find_change_set(change_set_name, stack_name)
         if change_set.execution_status != "AVAILABLE":
             raise ValidationError(message=f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current "

@@ -11,7 +11,11 @@ from localcloud.cloudformation.resource import ResourceType
 
 
 def metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuery] | None:
-    """The `Metrics` of a metric-math alarm as moto's model holds them."""
+    """The `Metrics` of a metric-math alarm as moto's model holds them.
+
+    moto annotates these models' fields `str`, but all but the Id are optional in the API, and
+    moto's own PutMetricAlarm handler passes None for those not given, as we do.
+    """
     if not metrics:
         return None
     queries = []
@@ -21,10 +25,12 @@ def metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuery
         if stat:
             inner = stat.get("Metric") or {}
             dimensions = [Dimension(d["Name"], d["Value"]) for d in inner.get("Dimensions") or []]
-            metric_stat = MetricStat(Metric(inner.get("MetricName"), inner.get("Namespace"), dimensions),
+            metric_stat = MetricStat(Metric(inner.get("MetricName"), inner.get("Namespace"),  # type: ignore[arg-type]
+                                            dimensions),
                                      stat.get("Period"), stat.get("Stat"), stat.get("Unit"))
-        queries.append(MetricDataQuery(metric["Id"], metric.get("Label"), metric.get("Period"),
-                                       metric.get("ReturnData"), metric.get("Expression"), metric_stat))
+        queries.append(MetricDataQuery(metric["Id"], metric.get("Label"), metric.get("Period"),  # type: ignore[arg-type]
+                                       metric.get("ReturnData"), metric.get("Expression"),  # type: ignore[arg-type]
+                                       metric_stat))
     return queries
 
 
@@ -42,11 +48,15 @@ class Alarm(ResourceType, CloudFormationModel):
         def number(key: str) -> int | None:
             return int(p[key]) if p.get(key) is not None else None
 
+        # moto annotates namespace, metric_name, period, threshold, statistic and description as required,
+        # but the API leaves them optional (a metric-math alarm has none), and moto's own handler passes None.
         return cloudwatch_backends[account_id][region].put_metric_alarm(
-            name=name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"),
+            name=name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"),  # type: ignore[arg-type]
             comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
-            period=number("Period"), threshold=float(p["Threshold"]) if p.get("Threshold") is not None else None,
-            statistic=p.get("Statistic"), description=p.get("AlarmDescription"), dimensions=p.get("Dimensions") or [],
+            period=number("Period"),  # type: ignore[arg-type]
+            threshold=float(p["Threshold"]) if p.get("Threshold") is not None else None,  # type: ignore[arg-type]
+            statistic=p.get("Statistic"), description=p.get("AlarmDescription"),  # type: ignore[arg-type]
+            dimensions=p.get("Dimensions") or [],
             alarm_actions=p.get("AlarmActions") or [], metric_data_queries=metric_queries(p.get("Metrics")),
             datapoints_to_alarm=number("DatapointsToAlarm"), extended_statistic=p.get("ExtendedStatistic"),
             ok_actions=p.get("OKActions") or [], insufficient_data_actions=p.get("InsufficientDataActions") or [],

@@ -81,14 +81,14 @@ class Stack(MotoStack):
         return self.status_reason
 
     @property
-    def outputs(self) -> list[dict[str, Any]] | None:  # type: ignore[override]
+    def outputs(self) -> list[dict[str, Any]] | None:
         # Outputs are resolved lazily by moto; resolving one mid-operation would create resources.
         if self.status in IN_PROGRESS or self.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
             return None
         return super().outputs
 
     @property
-    def stack_resources(self) -> list[Any]:  # type: ignore[override]
+    def stack_resources(self) -> list[Any]:
         return [r for r in self.resource_map._parsed_resources.values() if hasattr(r, "logical_resource_id")]
 
     def event(self, logical_id: str, resource_type: str, status: str, reason: str | None = None,
@@ -223,8 +223,9 @@ class Runner:
             try:
                 instance.delete(self.account_id, self.region)
             except (TypeError, AttributeError):
-                parse_and_delete_resource(getattr(instance, "physical_resource_id", None), copy.deepcopy(resource),
-                                          self.account_id, self.region)
+                # moto annotates the name `str`; an instance without a physical id passes None, as before
+                parse_and_delete_resource(getattr(instance, "physical_resource_id", None),  # type: ignore[arg-type]
+                                          copy.deepcopy(resource), self.account_id, self.region)
         except Exception as e:
             raise ResourceFailed(_reason(e)) from e
 
@@ -350,7 +351,8 @@ class Runner:
             raise ResourceFailed(f"The following resource(s) failed to {verb}: [{logical_id}]. {logical_id}: {e}") \
                 from e
 
-    def _roll_back_update(self, done: list[tuple[str, str]], old_template: dict[str, Any], old_text: str,
+    def _roll_back_update(self, done: list[tuple[str, str]], old_template: dict[str, Any],
+                          old_text: str | dict[str, Any],
                           old_map: ResourceMap, new_map: ResourceMap, new_resources: dict[str, Any],
                           reason: str) -> None:
         """Restore what was modified (with the old definitions), then delete what was added."""

@@ -33,7 +33,8 @@ class Role(ResourceType, CloudFormationModel):
             role_name=name[:64], assume_role_policy_document=_text(properties["AssumeRolePolicyDocument"]),
             path=properties.get("Path", "/"), permissions_boundary=properties.get("PermissionsBoundary", ""),
             description=properties.get("Description", ""), tags=properties.get("Tags", []),
-            max_session_duration=int(properties.get("MaxSessionDuration", 3600)))
+            # moto annotates this `str | None`, but its own API handler passes the int it parsed
+            max_session_duration=int(properties.get("MaxSessionDuration", 3600)))  # type: ignore[arg-type]
         made = cls(role.name, account_id, region, properties, {"Arn": role.arn, "RoleId": role.id})
         made._sync_policies({}, properties)
         return made

@@ -6,7 +6,7 @@ resource's own status, as the engine records it, instead of the stack's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
@@ -16,6 +16,9 @@ from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from localcloud.cloudformation.templates import TemplateUrlError, bucket_and_key
+
+if TYPE_CHECKING:  # backend -> urls -> this module: a runtime import would be circular
+    from localcloud.cloudformation.backend import LocalCloudFormationBackend
 
 
 def read_template(url: str, account_id: str, region: str) -> str:
@@ -36,6 +39,11 @@ def read_template(url: str, account_id: str, region: str) -> str:
 
 
 class LocalCloudFormationResponse(CloudFormationResponse):
+    @property
+    def cloudformation_backend(self) -> LocalCloudFormationBackend:
+        """moto's lookup, which finds our backend: extensions.py installs it for CloudFormation."""
+        return cast("LocalCloudFormationBackend", super().cloudformation_backend)
+
     def _get_stack_from_s3_url(self, template_url: str) -> str:
         return read_template(template_url, self.current_account, self.region)
 

@@ -26,7 +26,9 @@ class LocalBucket(FakeBucket):
 class LocalS3Backend(S3Backend):
     def create_bucket(self, bucket_name: str, region_name: str, bucket_namespace: str | None = None) -> FakeBucket:
         bucket = super().create_bucket(bucket_name, region_name, bucket_namespace)
-        bucket.__class__ = LocalBucket  # same state, our policy evaluation; moto builds the instance itself
+        # same state, our policy evaluation; moto builds the instance itself. (mypy takes LocalBucket for
+        # abstract: moto's FakeBucket leaves CloudFormationModel's `is_created` unimplemented.)
+        bucket.__class__ = LocalBucket  # type: ignore[type-abstract]
         return bucket
 
     def delete_bucket(self, bucket_name: str) -> FakeBucket | None:

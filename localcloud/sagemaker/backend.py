@@ -22,12 +22,14 @@ from moto.sagemaker.models import FakeEndpoint, FakePipelineExecution, SageMaker
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import settings
-from localcloud.engine import Engine
+from localcloud.engine import RESTART_REASON, Engine
 from localcloud.sagemaker import events, urls
 from localcloud.sagemaker.definition import DefinitionError, parse_definition
 from localcloud.sagemaker.endpoints import EndpointFleet
 from localcloud.sagemaker.executions import ExecutionRunner
+from localcloud.sagemaker.step_policies import StepCache
 from localcloud.sagemaker.work import (
+    JOB_KINDS,
     PROCESSING,
     TERMINAL_JOB,
     TRAINING,
@@ -58,9 +60,11 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self.fleet = EndpointFleet(self)
         self.runners: dict[str, ExecutionRunner] = {}
         """Each execution's runner: it holds the steps ListPipelineExecutionSteps reports."""
+        self.step_cache = StepCache()
+        """Successful runs of caching steps, for later executions of the same pipeline."""
 
     @property
-    def _url_module(self) -> Any:  # type: ignore[override]
+    def _url_module(self) -> Any:
         # moto derives the URL module from the backend's module name; ours is elsewhere.
         return urls
 
@@ -73,6 +77,39 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def reset(self) -> None:
         self.stop_everything()
         super().reset()
+
+    # ------------------------------------------------------------------ persistence (localcloud.persistence)
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["engine"], state["fleet"]  # threads and processes of this process
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.engine = Engine(f"sagemaker-{self.region_name}")
+        self.fleet = EndpointFleet(self)
+
+    def restored(self) -> None:
+        """After a restart: what was running ended with the restart; serving endpoints come back up."""
+        for kind in JOB_KINDS.values():
+            for job in getattr(self, kind.table).values():
+                if getattr(job, kind.status) in ("InProgress", "Stopping"):
+                    self.job_work(kind, job, {}).interrupted()
+        for runner in self.runners.values():
+            runner.interrupted(RESTART_REASON)
+        endpoints: list[Any] = list(self.endpoints.values())
+        for endpoint in endpoints:
+            if endpoint.endpoint_status in ("Creating", "InService", "Updating", "SystemUpdating"):
+                # The config it served (an update not yet switched over had not changed it).
+                config = self.endpoint_configs.get(endpoint.endpoint_config_name)
+                if config is None:
+                    endpoint.endpoint_status, endpoint.failure_reason = "Failed", RESTART_REASON
+                    continue
+                if endpoint.endpoint_status == "Updating":
+                    endpoint.failure_reason = f"the update was interrupted: {RESTART_REASON}"
+                if endpoint.endpoint_status != "Creating":
+                    endpoint.endpoint_status = "SystemUpdating"  # AWS's word for "being restarted for you"
+                self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=False))
 
     # ------------------------------------------------------------------ jobs (processing, training, transform)
     def record_job(self, kind: JobKind, request: dict[str, Any]) -> Any:
@@ -159,6 +196,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         pipeline = self._pipeline(pipeline_name)
         for arn in pipeline.pipeline_executions:
             self.engine.stop(arn)
+        self.step_cache.forget_pipeline(pipeline.arn)
         return super().delete_pipeline(pipeline.pipeline_name)
 
     def update_pipeline(self, pipeline_name: str, **kwargs: Any) -> str:

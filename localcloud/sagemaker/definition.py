@@ -64,6 +64,13 @@ from localcloud.sagemaker.pipeline_expressions import (
 )
 from localcloud.sagemaker.pipeline_schedule import Progress, StepStatus, plan, topological_order
 from localcloud.sagemaker.step_arguments import check_step_arguments
+from localcloud.sagemaker.step_policies import (
+    CachePolicy,
+    PolicyError,
+    RetryPolicy,
+    parse_cache_config,
+    parse_retry_policies,
+)
 
 __all__ = [
     "EXECUTION_VARIABLES",
@@ -226,8 +233,9 @@ class Step:
     else_steps: tuple[str, ...] = ()
     display_name: str | None = None
     description: str | None = None
-    cache_config: Mapping[str, Any] | None = None
-    retry_policies: tuple[Mapping[str, Any], ...] = ()
+    cache: CachePolicy | None = None
+    """None: the step runs every time."""
+    retry_policies: tuple[RetryPolicy, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -558,13 +566,11 @@ def _parse_step(
     for key in ("DisplayName", "Description"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise DefinitionError(f"{where}: {key} must be a string")
-    cache_config = raw.get("CacheConfig")
-    if cache_config is not None and not isinstance(cache_config, dict):
-        raise DefinitionError(f"{where}: CacheConfig must be an object")
-    retry_policies = raw.get("RetryPolicies")
-    retry_policies = [] if retry_policies is None else retry_policies
-    if not isinstance(retry_policies, list) or not all(isinstance(p, dict) for p in retry_policies):
-        raise DefinitionError(f"{where}: RetryPolicies must be a list of objects")
+    try:
+        cache = parse_cache_config(kind, raw.get("CacheConfig"))
+        retry_policies = parse_retry_policies(kind, raw.get("RetryPolicies"))
+    except PolicyError as e:
+        raise DefinitionError(f"{where}: {e}") from None
     property_files = _parse_property_files(raw.get("PropertyFiles"), arguments, where)
 
     step_refs: list[Reference] = []
@@ -605,8 +611,8 @@ def _parse_step(
         branch=branch,
         display_name=raw.get("DisplayName"),
         description=raw.get("Description"),
-        cache_config=cache_config,
-        retry_policies=tuple(retry_policies),
+        cache=cache,
+        retry_policies=retry_policies,
         raw=raw,
     )
     refs[name] = step_refs
@@ -657,7 +663,7 @@ def _literal_output_names(arguments: Mapping[str, Any]) -> set[str] | None:
     if not isinstance(outputs, list):
         return None
     names = [o.get("OutputName") if isinstance(o, dict) else None for o in outputs]
-    return set(names) if all(isinstance(n, str) for n in names) else None
+    return {n for n in names if isinstance(n, str)} if all(isinstance(n, str) for n in names) else None
 
 
 def _link(
@@ -683,7 +689,7 @@ def _check_refs(
         if ref.kind == "parameter" and ref.name not in parameters:
             raise DefinitionError(f"{ref.where}: parameter '{ref.name}' is not declared in Parameters")
         if ref.kind == "step":
-            if ref.name not in steps:
+            if ref.name is None or ref.name not in steps:
                 raise DefinitionError(
                     f"{ref.where}: 'Steps.{ref.name}.{ref.path}' names a step that does not exist"
                 )
@@ -708,5 +714,5 @@ def _check_refs(
                     f"{ref.where}: step '{ref.name}' declares no property file '{ref.path}' "
                     f"(declared: {declared})"
                 )
-            read.add(ref.name)
+            read.add(str(ref.name))
     return read

@@ -32,7 +32,10 @@ from localcloud.sagemaker.job_logs import JobLog
 log = logging.getLogger("localcloud.endpoints")
 
 PING_TIMEOUT = float(os.environ.get("LOCALCLOUD_ENDPOINT_PING_TIMEOUT", "120"))
-_MODEL_SERVER_PATH = str(Path(importlib.util.find_spec("modelserver").origin).parent.parent)  # type: ignore[union-attr]
+_MODEL_SERVER_SPEC = importlib.util.find_spec("modelserver")
+if _MODEL_SERVER_SPEC is None or _MODEL_SERVER_SPEC.origin is None:
+    raise ImportError("the modelserver package is not importable")
+_MODEL_SERVER_PATH = str(Path(_MODEL_SERVER_SPEC.origin).parent.parent)
 """Where the `modelserver` package lives: the one thing of ours a serving process imports."""
 
 
@@ -245,10 +248,10 @@ class EndpointFleet:
         delay = 0.02
         while time.monotonic() < deadline:
             if server.proc is not None and server.proc.poll() is not None:
+                tail = _tail(server.folder / "server.log") if server.folder is not None else ""
                 raise DeployError(
                     f"{server.label}: the primary container did not pass the ping "
-                    f"health check: the model server exited with code {server.proc.returncode}. "
-                    f"{_tail(server.folder / 'server.log')}")
+                    f"health check: the model server exited with code {server.proc.returncode}. {tail}")
             try:
                 conn = http.client.HTTPConnection(server.host, server.port, timeout=2)
                 conn.request("GET", "/ping")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker.models import SageMakerModelBackend
 
 from localcloud import aws
+from localcloud.engine import INTERNAL, internal_error
 from localcloud.sagemaker.definition import (
     ExpressionError,
     PipelineDefinition,
@@ -29,6 +31,13 @@ from localcloud.sagemaker.definition import (
     Step,
     resolve,
     stringify,
+)
+from localcloud.sagemaker.step_policies import (
+    JOB_INTERNAL_ERROR,
+    SERVICE_FAULT,
+    CachedRun,
+    cache_key,
+    policy_for,
 )
 from localcloud.sagemaker.work import PROCESSING, TRAINING, TRANSFORM, JobKind, moto_arguments
 
@@ -40,7 +49,14 @@ def _now() -> datetime:
 
 
 class StepFailed(Exception):
-    """A step ends Failed with this message as its FailureReason."""
+    """A step ends Failed with this message as its FailureReason.
+
+    `exception_type` is the RetryPolicy ExceptionType the failure is (None: never retried).
+    """
+
+    def __init__(self, message: str, exception_type: str | None = None):
+        super().__init__(message)
+        self.exception_type = exception_type
 
 
 @dataclass
@@ -57,6 +73,8 @@ class StepRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     failure_reason: str | None = None
     attempts: int = 1
+    cache_hit: str | None = None
+    """The execution whose run of this step was reused (CacheHitResult)."""
 
     def as_response(self) -> dict[str, Any]:
         row: dict[str, Any] = {"StepName": self.name, "StartTime": self.start, "StepStatus": self.status,
@@ -69,6 +87,8 @@ class StepRecord:
             row["EndTime"] = self.end
         if self.failure_reason:
             row["FailureReason"] = self.failure_reason
+        if self.cache_hit:
+            row["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_hit}
         return row
 
 
@@ -105,6 +125,23 @@ class ExecutionRunner:
             self.execution.pipeline_execution_status = "Executing"
             self.execution.pipeline_execution_failure_reason = None
             self.execution.last_modified_time = _now()
+
+    def interrupted(self, reason: str) -> None:
+        """localcloud restarted during the execution: it and its running steps end (RetryPipelineExecution
+        runs them again)."""
+        execution = self.execution
+        if execution.pipeline_execution_status not in ("Executing", "Stopping"):
+            return
+        stopping = execution.pipeline_execution_status == "Stopping"
+        end = _now()
+        for record in self.records.values():
+            if record.status in ("Starting", "Executing", "Stopping"):
+                stopped = stopping or record.status == "Stopping"
+                record.status, record.end = ("Stopped" if stopped else "Failed"), end
+                record.failure_reason = None if stopped else reason
+        execution.pipeline_execution_status = "Stopped" if stopping else "Failed"
+        execution.pipeline_execution_failure_reason = None if stopping else reason
+        execution.last_modified_time = end
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
@@ -171,7 +208,32 @@ class ExecutionRunner:
     def _run_step(self, step: Step, record: StepRecord, stop: threading.Event) -> None:
         with self._changed:
             record.status = "Executing"
-        status, reason = "Succeeded", None
+        first = time.monotonic()
+        retries = [0] * len(step.retry_policies)
+        while True:
+            status, reason, exception_type = self._attempt(step, record, stop)
+            index = policy_for(step.retry_policies, exception_type) if status == "Failed" else None
+            if index is None:
+                break
+            policy = step.retry_policies[index]
+            if not policy.allows(retries[index], (time.monotonic() - first) / 60):
+                break
+            delay = policy.delay(retries[index])
+            log.info("step %s failed (%s); retry %d in %.0f s", step.name, exception_type, retries[index] + 1, delay)
+            if stop.wait(delay):
+                status, reason = "Stopped", None
+                break
+            retries[index] += 1
+            with self._changed:
+                record.attempts += 1
+                record.metadata = {}
+        with self._changed:
+            record.status, record.failure_reason, record.end = status, reason, _now()
+            self.execution.last_modified_time = record.end
+            self._changed.notify_all()
+
+    def _attempt(self, step: Step, record: StepRecord, stop: threading.Event) -> tuple[str, str | None, str | None]:
+        """Run the step once: its status, failure reason and RetryPolicy exception type."""
         try:
             executor = EXECUTORS.get(step.type)
             if executor is None:
@@ -183,18 +245,34 @@ class ExecutionRunner:
             if result is not None:
                 self.properties[step.name] = result
         except StepStopped:
-            status = "Stopped"
+            return "Stopped", None, None
         except StepFailed as e:
-            status, reason = "Failed", str(e)
+            return "Failed", str(e), e.exception_type
         except ExpressionError as e:
-            status, reason = "Failed", f"ClientError: {e}"
-        except Exception as e:  # an emulator bug fails the step, visibly, not the server
-            log.exception("step %s crashed", step.name)
-            status, reason = "Failed", f"InternalServerError: {type(e).__name__}: {e}"
-        with self._changed:
-            record.status, record.failure_reason, record.end = status, reason, _now()
-            self.execution.last_modified_time = record.end
-            self._changed.notify_all()
+            return "Failed", f"ClientError: {e}", None
+        except Exception as e:  # a bug of ours fails the step, visibly, not the server
+            log.exception("step %s crashed inside localcloud", step.name)
+            return "Failed", internal_error(e), SERVICE_FAULT
+        return "Succeeded", None, None
+
+    # ------------------------------------------------------------------ step caching
+    def cached(self, step: Step, record: StepRecord, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The properties of an earlier run this step may reuse (filling in its record), or None."""
+        if step.cache is None:
+            return None
+        key = cache_key(step.type, request)
+        run = self.backend.step_cache.find(self.pipeline.arn, step.name, key, step.cache, _now())
+        if run is None:
+            return None
+        record.metadata, record.cache_hit = dict(run.metadata), run.execution_arn
+        log.info("step %s reuses the run of %s", step.name, run.execution_arn.rsplit("/", 1)[-1])
+        return dict(run.properties)
+
+    def remember(self, step: Step, record: StepRecord, request: dict[str, Any], properties: dict[str, Any]) -> None:
+        """Offer a successful run to later executions (if the step caches)."""
+        if step.cache is not None:
+            run = CachedRun(self.execution.arn, _now(), dict(record.metadata), properties)
+            self.backend.step_cache.remember(self.pipeline.arn, step.name, cache_key(step.type, request), run)
 
     def _context(self, job_name: str) -> ResolveContext:
         execution_arn = self.execution.arn
@@ -235,7 +313,8 @@ def _job_outcome(status: str, reason: str | None) -> None:
     if status == "Stopped":
         raise StepStopped()
     if status != "Completed":
-        raise StepFailed(reason or f"job ended {status}")
+        internal = (reason or "").startswith(INTERNAL)
+        raise StepFailed(reason or f"job ended {status}", JOB_INTERNAL_ERROR if internal else None)
 
 
 def _strings(request: dict[str, Any], *keys: str) -> None:
@@ -257,17 +336,21 @@ def _job_step(kind: JobKind, *string_members: str) -> Executor:
         _strings(request, *string_members)
         if kind is PROCESSING:
             _strings(request.setdefault("AppSpecification", {}), "ContainerArguments", "ContainerEntrypoint")
+        reused = runner.cached(step, record, request)
+        if reused is not None:
+            return reused
         name = ctx.execution["ProcessingJobName"]  # the step's job name, whatever the kind
-        request[kind.name_member] = name
         backend = runner.backend
         try:
-            job = backend.record_job(kind, request)
+            job = backend.record_job(kind, {**request, kind.name_member: name})
         except ServiceException as e:
             raise StepFailed(f"ClientError: {e.message}") from None
         record.metadata = {kind.name: {"Arn": job.arn}}
-        backend.engine.run(backend.job_work(kind, job, request), stop)
+        backend.engine.run(backend.job_work(kind, job, {**request, kind.name_member: name}), stop)
         _job_outcome(getattr(job, kind.status), job.failure_reason)
-        return getattr(backend, f"describe_{camelcase_to_underscores(kind.name)}")(name)
+        properties: dict[str, Any] = getattr(backend, f"describe_{camelcase_to_underscores(kind.name)}")(name)
+        runner.remember(step, record, request, properties)
+        return properties
 
     return execute
 

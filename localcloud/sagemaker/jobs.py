@@ -63,8 +63,6 @@ class JobOutcome:
     """Processing: the first 1 KB of /opt/ml/output/message."""
     model_artifacts: str | None = None
     """Training: s3://<S3OutputPath>/<job>/output/model.tar.gz."""
-    output_artifacts: str | None = None
-    """Training: s3://<S3OutputPath>/<job>/output/output.tar.gz, when /opt/ml/output/data had files."""
     final_metrics: list[dict[str, Any]] = field(default_factory=list)
     """Training: [{"MetricName", "Value", "Timestamp"}], last match of each MetricDefinitions regex."""
     secondary_status: str | None = None
@@ -72,15 +70,9 @@ class JobOutcome:
     log_group: str = ""
     log_stream: str = ""
     local_log: Path | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
     exit_code: int | None = None
     sandbox: str | None = None
     """namespace (private /opt/ml) or fallback (real folder + SM_* variables)."""
-    timings: dict[str, float] = field(default_factory=dict)
-    """Seconds in `prepare` (before the process), `run` and `finish` (after it).
-
-    Our own overhead per job is prepare + finish."""
 
 
 class _JobError(Exception):
@@ -183,7 +175,6 @@ class _Job:
 
     def __init__(self, kind: str, name: str, request: dict[str, Any], region: str, workdir: Path,
                  stop: threading.Event, sandbox: str | None, stop_grace: float | None):
-        self.t0 = time.monotonic()
         self.kind, self.name, self.request, self.region, self.stop = kind, name, request, region, stop
         self.sandbox_mode = sandbox
         self.grace = _grace(stop_grace)
@@ -199,12 +190,10 @@ class _Job:
         stream = f"{name}/{HOST}-{int(started.timestamp())}"
         self.log = JobLog(self.workdir / "job.log", group, stream, region)
         self.outcome = JobOutcome(status="Failed", log_group=group, log_stream=stream,
-                                  local_log=self.log.path, start_time=started)
+                                  local_log=self.log.path)
         self.runtime: Runtime | None = None
         self.sb: Sandbox | None = None
         self.line_hooks: list[Callable[[str, float], None]] = []
-        self.t_spawn: float | None = None
-        self.t_exit: float | None = None
 
     # -------------------------------------------------------------- preparation
     def check_stop(self) -> None:
@@ -290,10 +279,8 @@ class _Job:
             for hook in self.line_hooks:
                 hook(line, ts)
 
-        self.t_spawn = time.monotonic()
         result = run_supervised(command, env=env, cwd=popen_cwd, on_line=on_line, stop=self.stop,
                                 max_runtime=max_runtime, grace=self.grace, on_tick=self.log.tick)
-        self.t_exit = time.monotonic()
         self.outcome.exit_code = result.exit_code
         how = {"stop": "stopped on request", "timeout": "stopped: MaxRuntimeInSeconds exceeded"}
         self.log.note(f"process exited with code {result.exit_code}"
@@ -313,13 +300,6 @@ class _Job:
 
     def close(self) -> JobOutcome:
         self.log.close()
-        end = time.monotonic()
-        self.outcome.end_time = _now()
-        if self.t_spawn is not None and self.t_exit is not None:
-            self.outcome.timings = {"prepare": self.t_spawn - self.t0, "run": self.t_exit - self.t_spawn,
-                                    "finish": end - self.t_exit}
-        else:
-            self.outcome.timings = {"prepare": end - self.t0}
         return self.outcome
 
 
@@ -661,7 +641,6 @@ def _upload_model(job: _Job, output_uri: str, stopped: bool) -> None:
         if data_dir.is_dir() and any(data_dir.iterdir()):
             data_uri = job_s3.join_uri(output_uri, "output.tar.gz")
             job_s3.upload_tar_gz(data_dir, data_uri, job.region)
-            job.outcome.output_artifacts = data_uri
     except job_s3.JobDataError as e:
         raise _JobError(str(e)) from e
     job.log.note(f"model uploaded to {model_uri}")

@@ -600,9 +600,10 @@ def _evaluate_json_get(body: Mapping[str, Any], ctx: ResolveContext) -> Any:
         else:
             step, _, rest = source["Get"][len("Steps.") :].partition(".")
             file_name = rest[len("PropertyFiles.") :]
-            file = ctx.property_files.get(step, {}).get(file_name)
-            if file is None:
+            declared = ctx.property_files.get(step, {}).get(file_name)
+            if declared is None:
                 raise ExpressionError(f"step '{step}' declares no property file '{file_name}'")
+            file = declared
         uri = property_file_uri(_properties_of(step, ctx), file, step)
         what = f"property file '{file.name}' of step '{step}' ({uri})"
     if ctx.read_json is None:
@@ -674,9 +675,9 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
         return (a, b) if a is not None and b is not None else None
     if isinstance(left, str) and isinstance(right, str):
         return left, right
-    a, b = _number(left), _number(right)
-    if a is not None and b is not None:
-        return a, b
+    x, y = _number(left), _number(right)
+    if x is not None and y is not None:
+        return x, y
     return None
 
 

@@ -18,7 +18,9 @@ Rules, as SageMaker applies them:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import graphlib
+import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -165,31 +167,21 @@ def topological_order(steps: Mapping[str, _Node]) -> tuple[str, ...]:
     Raises `ValueError` naming one cycle if there is one, as "A -> B -> A" where each step
     depends on the next.
     """
-    position = {name: i for i, name in enumerate(steps)}
-
-    def upstream_of(name: str) -> Iterator[str]:
-        return iter(sorted(steps[name].upstream, key=position.__getitem__))
-
+    order_names = list(steps)
+    position = {name: i for i, name in enumerate(order_names)}
+    sorter = graphlib.TopologicalSorter({name: step.upstream for name, step in steps.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        cycle = list(reversed(e.args[1]))  # graphlib lists each step before the one depending on it
+        start = min(range(len(cycle) - 1), key=lambda i: position[cycle[i]])
+        raise ValueError(" -> ".join([*cycle[start:-1], *cycle[: start + 1]])) from None
     order: list[str] = []
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    for root in steps:
-        if state.get(root) == 2:
-            continue
-        # Iterative DFS keeping the current path, so a cycle can be reported step by step.
-        path: list[str] = [root]
-        pending: list[Iterator[str]] = [upstream_of(root)]
-        state[root] = 1
-        while path:
-            dep = next(pending[-1], None)
-            if dep is None:
-                done = path.pop()
-                pending.pop()
-                state[done] = 2
-                order.append(done)
-            elif state.get(dep) == 1:
-                raise ValueError(" -> ".join([*path[path.index(dep) :], dep]))
-            elif state.get(dep) is None:
-                state[dep] = 1
-                path.append(dep)
-                pending.append(upstream_of(dep))
+    ready: list[int] = []  # a heap of positions: always take the earliest-defined ready step
+    while sorter.is_active():
+        for name in sorter.get_ready():
+            heapq.heappush(ready, position[name])
+        name = order_names[heapq.heappop(ready)]
+        order.append(name)
+        sorter.done(name)
     return tuple(order)

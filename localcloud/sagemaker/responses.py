@@ -7,15 +7,24 @@ drop members a running job needs, such as Environment and ProcessingResources).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult, EmptyResult
+from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from localcloud.sagemaker.work import PROCESSING, TRAINING, TRANSFORM, JobKind
 
+if TYPE_CHECKING:  # the backend's module routes its URLs here
+    from localcloud.sagemaker.backend import LocalSageMakerBackend
+
 
 class LocalSageMakerResponse(SageMakerResponse):
+    @property
+    def sagemaker_backend(self) -> LocalSageMakerBackend:
+        # moto types its registry with its own class; localcloud.extensions fills it with ours
+        return sagemaker_backends[self.current_account][self.region]  # type: ignore[return-value]
+
     def _request(self) -> dict[str, Any]:
         return json.loads(self.body or "{}")
 

@@ -95,7 +95,9 @@ def _payloads(body: bytes, options: Options) -> list[bytes]:
     records = [line for line in body.splitlines() if line.strip()]
     if not options.multi_record:
         return records
-    payloads, current, size = [], [], 0
+    payloads: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
     for record in records:
         if current and size + len(record) + 1 > options.max_payload:
             payloads.append(b"\n".join(current))

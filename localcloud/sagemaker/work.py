@@ -19,7 +19,7 @@ from typing import Any
 from moto.core.utils import camelcase_to_underscores
 
 from localcloud import settings
-from localcloud.engine import Work
+from localcloud.engine import RESTART_REASON, Work
 from localcloud.sagemaker.endpoints import DeployError, EndpointFleet
 from localcloud.sagemaker.jobs import JobOutcome, run_processing_job, run_training_job
 from localcloud.sagemaker.transforms import TransformError, TransformStopped, run_transform
@@ -112,6 +112,11 @@ class JobWork(Work):
     def crashed(self, reason: str) -> None:
         self.finished(JobOutcome(status="Failed", failure_reason=reason))
 
+    def interrupted(self) -> None:
+        """localcloud restarted while the job ran: it ends Failed (Stopped if it was being stopped)."""
+        stopping = getattr(self.job, self.kind.status) == "Stopping"
+        self.finished(JobOutcome(status="Stopped" if stopping else "Failed", failure_reason=RESTART_REASON))
+
 
 class ProcessingWork(JobWork):
     kind = PROCESSING
@@ -145,10 +150,10 @@ class TrainingWork(JobWork):
         self.job.final_metric_data_list = outcome.final_metrics or None
         super().finished(outcome)
         end = self.job.training_end_time
-        self.job.secondary_status = outcome.status
+        self.job.secondary_status = outcome.secondary_status or outcome.status
         self.job.secondary_status_transitions[-1]["EndTime"] = end
         self.job.secondary_status_transitions.append(
-            {"Status": outcome.status, "StartTime": end, "EndTime": end,
+            {"Status": self.job.secondary_status, "StartTime": end, "EndTime": end,
              "StatusMessage": outcome.failure_reason or "Training job completed"})
         start = self.job.training_start_time or end
         self.job.training_time_in_seconds = self.job.billable_time_in_seconds = \

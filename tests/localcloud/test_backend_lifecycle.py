@@ -58,3 +58,22 @@ def test_concurrent_retries_are_accepted_once_even_when_preparing_is_slow(tmp_pa
     assert wait_until(lambda: execution.pipeline_execution_status == "Failed", 10)
     assert [s["AttemptCount"] for s in backend.list_pipeline_execution_steps(arn)] == [2]
     backend.stop_everything()
+
+
+def test_a_training_job_past_its_max_runtime_says_so_in_its_secondary_status(tmp_path, monkeypatch) -> None:
+    from localcloud.sagemaker.jobs import JobOutcome
+    from localcloud.sagemaker.work import TRAINING, TrainingWork
+
+    settings.set_data_dir(tmp_path)
+    backend = LocalSageMakerBackend("us-east-1", "123456789012")
+    reason = "MaxRuntimeExceeded: Training job exceeded StoppingCondition.MaxRuntimeInSeconds (1 s)"
+    monkeypatch.setattr(TrainingWork, "execute", lambda self, stop: JobOutcome(
+        status="Stopped", failure_reason=reason, secondary_status="MaxRuntimeExceeded"))
+    backend.submit_job(TRAINING, {"TrainingJobName": "slow", "RoleArn": ROLE, "AlgorithmSpecification": {
+        "TrainingImage": "i", "TrainingInputMode": "File"}, "OutputDataConfig": {"S3OutputPath": "s3://b/o"}})
+    assert wait_until(lambda: backend.describe_training_job("slow")["TrainingJobStatus"] == "Stopped", 10)
+    described = backend.describe_training_job("slow")
+    assert described["SecondaryStatus"] == "MaxRuntimeExceeded"
+    assert [t["Status"] for t in described["SecondaryStatusTransitions"]] == [
+        "Starting", "Training", "MaxRuntimeExceeded"]
+    backend.stop_everything()

@@ -254,3 +254,39 @@ def test_concurrent_retries_start_exactly_one_runner(localcloud: LocalCloud) -> 
         assert set(outcomes) == {"accepted", "ValidationException"}
         assert _final_status(ws, arn) == "Failed"
         assert _steps(ws, arn)["Fails"]["AttemptCount"] == 2
+
+
+def test_a_caching_step_reuses_the_last_run_with_the_same_inputs(localcloud: LocalCloud) -> None:
+    ws = Workspace(localcloud)
+    prep = {"Name": "Prep", "Type": "Processing", "CacheConfig": {"Enabled": True, "ExpireAfter": "P1D"},
+            "Arguments": ws.processing(["python3", "/opt/ml/processing/input/code/prep.py"],
+                                       [("data", ws.uri("data/"), "/opt/ml/processing/input/data"),
+                                        ("code", ws.uri("code/prep.py"), "/opt/ml/processing/input/code")],
+                                       [("train", ws.uri("prepared"), "/opt/ml/processing/train")],
+                                       env={"SCORE": {"Get": "Parameters.Score"}})}
+    use = {"Name": "Use", "Type": "Fail", "Arguments": {"ErrorMessage": {
+        "Get": "Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}
+    parameters = [{"Name": "Score", "Type": "String", "DefaultValue": "0.75"}]
+    name, first = _run(ws, [prep, use], parameters)
+    assert _final_status(ws, first) == "Failed"  # the Fail step reports what it read from Prep
+    ran = _steps(ws, first)["Prep"]
+    assert ran["StepStatus"] == "Succeeded" and "CacheHitResult" not in ran
+
+    def again(score: str) -> dict[str, Any]:
+        arn = ws.sm.start_pipeline_execution(PipelineName=name, PipelineParameters=[
+            {"Name": "Score", "Value": score}])["PipelineExecutionArn"]
+        assert _final_status(ws, arn) == "Failed"
+        steps = _steps(ws, arn)
+        assert steps["Use"]["FailureReason"] == ws.uri("prepared")  # the reused step's properties resolve
+        return steps["Prep"]
+
+    hit = again("0.75")
+    assert hit["StepStatus"] == "Succeeded"
+    assert hit["CacheHitResult"] == {"SourcePipelineExecutionArn": first}
+    assert hit["Metadata"] == ran["Metadata"]  # the same job: nothing ran again
+    jobs = ws.sm.list_processing_jobs(NameContains=first.rsplit("/", 1)[-1])["ProcessingJobSummaries"]
+    assert len(jobs) == 1
+
+    changed = again("0.5")  # Environment is part of the cache key: a new run
+    assert "CacheHitResult" not in changed
+    assert changed["Metadata"]["ProcessingJob"]["Arn"] != ran["Metadata"]["ProcessingJob"]["Arn"]
