@@ -1,7 +1,8 @@
 """Where every piece of work localcloud runs starts and stops: one lifecycle for all of it.
 
 A processing, training or transform job, a pipeline execution, an endpoint being deployed or
-updated (and what later adds: monitoring jobs, deployments, functions) is a `Work`. Its record
+updated, a CloudFormation stack operation (and what later adds: monitoring jobs, deployments,
+functions) is a `Work`; each backend that runs work has one engine. Its record
 (moto's Fake* object) says what a caller sees; the work knows how to run to its end and to
 write the outcome on the record. The engine owns everything else, once:
 

@@ -53,17 +53,13 @@ def shutdown() -> None:
 
 
 def busy() -> bool:
-    """Whether work runs in the background (SageMaker jobs, executions, deployments; stack operations)."""
+    """Whether work runs in the background (SageMaker jobs, executions and deployments; stack operations)."""
     from moto.cloudformation import models as cloudformation
     from moto.sagemaker import models
 
-    from localcloud.cloudformation.engine import IN_PROGRESS
-    from localcloud.sagemaker.backend import LocalSageMakerBackend
-
-    for _account, _region, backend in models.sagemaker_backends.iter_backends():
-        if isinstance(backend, LocalSageMakerBackend) and backend.engine.busy():
-            return True
-    for _account, _region, stacks in cloudformation.cloudformation_backends.iter_backends():
-        if any(stack.status in IN_PROGRESS for stack in list(getattr(stacks, "stacks", {}).values())):
-            return True
+    for backends in (models.sagemaker_backends, cloudformation.cloudformation_backends):
+        for _account, _region, backend in backends.iter_backends():
+            engine = getattr(backend, "engine", None)
+            if engine is not None and engine.busy():
+                return True
     return False

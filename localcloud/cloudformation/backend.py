@@ -33,7 +33,7 @@ from moto.ssm.models import ssm_backends
 
 from localcloud.cloudformation import preflight, urls
 from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, new_resource_map, plan, unsupported_types
-from localcloud.engine import RESTART_REASON
+from localcloud.engine import RESTART_REASON, Engine, Work
 
 log = logging.getLogger("localcloud.cloudformation")
 
@@ -71,6 +71,25 @@ def parse_template(text: str) -> dict[str, Any]:
     return loaded
 
 
+class StackOperation(Work):
+    """One create, update or delete of a stack: the runner carries it out, `after` follows it."""
+
+    def __init__(self, stack: Stack, runner: Runner, work: Callable[[Runner], Any], after: Callable[[], None] | None):
+        self.stack, self.runner, self.work, self.after = stack, runner, work, after
+        self.key = stack.stack_id
+
+    def run(self, stop: threading.Event) -> None:
+        with self.stack.lock:
+            try:
+                self.work(self.runner)  # the runner turns what resources raise into events and rollbacks
+            finally:
+                if self.after is not None:
+                    self.after()
+
+    def crashed(self, reason: str) -> None:
+        self.stack.set_status(f"{self.stack.status.split('_')[0]}_FAILED", reason)
+
+
 _INTERRUPTED = {
     "CREATE_IN_PROGRESS": "CREATE_FAILED", "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
     "DELETE_IN_PROGRESS": "DELETE_FAILED", "UPDATE_IN_PROGRESS": "UPDATE_FAILED",
@@ -80,6 +99,23 @@ _INTERRUPTED = {
 
 
 class LocalCloudFormationBackend(CloudFormationBackend):
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.engine = Engine(f"cloudformation-{region_name}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["engine"]  # threads of this process
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.engine = Engine(f"cloudformation-{self.region_name}")
+
+    def reset(self) -> None:
+        self.engine.stop_all()
+        super().reset()
+
     def restored(self) -> None:
         """After a restart: an operation that was under way cannot resume; its stack says so."""
         stacks: list[Any] = list(self.stacks.values())  # ours (engine.Stack), though moto types them its own
@@ -109,20 +145,8 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         return None
 
     def _run(self, stack: Stack, work: Callable[[Runner], Any], after: Callable[[], None] | None = None) -> None:
-        """Carry out one operation on its own thread; the API call that started it has already returned."""
-        runner = Runner(stack, self.exports)
-
-        def run() -> None:
-            with stack.lock:
-                try:
-                    work(runner)
-                except Exception:  # the runner catches what resources raise; this is a bug of ours
-                    log.exception("stack operation on %s failed", stack.name)
-                    stack.set_status(f"{stack.status.split('_')[0]}_FAILED", "Internal failure (see localcloud's log)")
-                if after is not None:
-                    after()
-
-        threading.Thread(target=run, name=f"stack-{stack.name}", daemon=True).start()
+        """Carry out one operation in the background; the API call that started it has already returned."""
+        self.engine.submit(StackOperation(stack, Runner(stack, self.exports), work, after))
 
     def _publish_exports(self, stack: Stack) -> None:
         if stack.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
