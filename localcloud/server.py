@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localcloud import aws, persistence, processes
+from localcloud import aws, persistence, processes, settings
 from localcloud.api.gate import ApiGate
 from localcloud.api.models import SERVICES
 from localcloud.front import FrontLimits, LocalCloudServer, guarded
@@ -164,7 +164,7 @@ def _restore(data_dir: Path, interval: float, traffic: persistence.Traffic) -> p
     """Load the data dir's snapshot, if any, and return the writer that keeps it current."""
     from localcloud import extensions
 
-    path = data_dir / "state" / "snapshot"
+    path = settings.snapshot_path(data_dir)
     if path.exists():
         started = time.perf_counter()
         try:

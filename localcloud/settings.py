@@ -45,3 +45,8 @@ def resource_dir(kind: str, *names: str) -> Path:
     if not folder.is_relative_to(root):
         raise ValueError(f"{folder} is outside localcloud's data dir {root}")
     return folder
+
+
+def snapshot_path(data_dir: Path) -> Path:
+    """Where a server with this data dir keeps its state (see `localcloud.persistence`)."""
+    return data_dir / "state" / "snapshot"

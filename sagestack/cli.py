@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from localcloud.launcher import health
+from localcloud.settings import snapshot_path
 from sagestack import cloud, progress, render
 from sagestack.context import App, pass_app
 from sagestack.endpoint_cmds import endpoint
@@ -149,10 +150,14 @@ def up(app: App, port: int, data_dir: Path | None, timeout: float) -> None:
         app.out.print(f"a localcloud is already answering at {url} (not started from {paths.root}); using it")
         _how_to_use(app, url)
         return
+    snapshot = snapshot_path(paths.data_dir)
+    restoring = snapshot.exists()
     with progress.spinner(app.out, f"starting localcloud at {url}:") as update:
         running, took = cloud.launch(paths, port, timeout, lambda elapsed: update(render.seconds_text(elapsed)))
     app.out.print(f"localcloud is running at {url} (pid {running.pid}, ready in {render.seconds_text(took)})")
-    app.out.print(f"  log: {paths.log_file}\n  job data: {paths.data_dir}\n  stop it with `sagestack down`")
+    kept = "restored from the last run" if restoring else "kept across restarts"
+    app.out.print(f"  log: {paths.log_file}\n  state and job data: {paths.data_dir} ({kept})\n"
+                  f"  stop it with `sagestack down` (saves the state)")
     _how_to_use(app, url)
 
 
@@ -174,7 +179,7 @@ def down(app: App, data_dir: Path | None, timeout: float) -> None:
         graceful = cloud.stop(paths, running, timeout, lambda elapsed: update(render.seconds_text(elapsed)))
     took = render.seconds_text(time.monotonic() - started)
     if graceful:
-        app.out.print(f"localcloud stopped (pid {running.pid}, {took})")
+        app.out.print(f"localcloud stopped (pid {running.pid}, {took}); its state is saved in {paths.data_dir}")
     else:
         app.out.print(f"localcloud did not stop within {timeout:.0f} s and was killed (pid {running.pid})")
 

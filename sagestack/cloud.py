@@ -116,7 +116,10 @@ def _forget(paths: CloudPaths) -> None:
 
 
 def port_free(port: int) -> bool:
+    """Whether localcloud could listen on `port` now (it sets SO_REUSEADDR, so connections a stopped
+    server left in TIME_WAIT do not count: `down` then `up` on the same port works at once)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:

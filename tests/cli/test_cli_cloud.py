@@ -134,3 +134,26 @@ def test_commands_say_in_one_line_when_nothing_listens(tmp_path: Path) -> None:
     in_process = invoke(["--endpoint-url", url, "pipeline", "start"])
     assert in_process.exit_code == 1
     assert in_process.stderr == f"error: localcloud is not running at {url} — start it with `sagestack up`\n"
+
+
+def test_down_then_up_keeps_the_state(project: Path) -> None:
+    import boto3
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = run_process(["up", "--port", str(port)], cwd=project)
+    assert first.returncode == 0, first.stderr
+    assert "(kept across restarts)" in first.stdout
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.create_bucket(Bucket="kept-by-down")
+    s3.put_object(Bucket="kept-by-down", Key="note.txt", Body=b"still here")
+    down = run_process(["down"], cwd=project)
+    assert down.returncode == 0, down.stderr
+    assert f"its state is saved in {project / '.localcloud' / 'data'}" in down.stdout
+
+    again = run_process(["up", "--port", str(port)], cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert "(restored from the last run)" in again.stdout
+    assert s3.get_object(Bucket="kept-by-down", Key="note.txt")["Body"].read() == b"still here"
+    assert run_process(["down"], cwd=project).returncode == 0
