@@ -62,7 +62,8 @@ test: setup lint
 
 bench: $(BENCH_STAMP) $(NODE_STAMP)
 	.venv/bin/python bench/serving.py
-	.venv/bin/python bench/localcloud.py
+	.venv/bin/python bench/localcloud_costs.py
+	.venv/bin/python bench/persistence.py
 	.venv/bin/python bench/cdk_deploy.py
 	.venv/bin/python bench/demo.py
 

@@ -10,35 +10,61 @@ updates), the subclass overrides that method and says so in a comment.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from localcloud import settings
 
 _installed = False
+_cloudformation_lock = threading.Lock()
+_cloudformation_ready = threading.Event()
 
 
 def install(data_dir: Path) -> None:
-    """Install our backends (SageMaker, CloudFormation, S3), resource types and rule targets into moto (idempotent)."""
+    """Install our backends (SageMaker, S3) and rule targets into moto (idempotent).
+
+    CloudFormation is installed apart (`install_cloudformation`): importing moto's template engine
+    imports every service it can create (EC2's region and instance-type tables among them) and
+    takes longer than everything else together, so the server does it in the background while it
+    already answers, and holds CloudFormation requests (`ready_for`) until it is done.
+    """
     global _installed
     settings.set_data_dir(data_dir)
     if _installed:
         return
-    from moto.cloudformation import models as cloudformation
     from moto.s3 import models as s3
     from moto.sagemaker import models
 
     from localcloud import eventbridge
-    from localcloud.cloudformation import install as install_resource_types
-    from localcloud.cloudformation.backend import LocalCloudFormationBackend
     from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     models.sagemaker_backends.backend = LocalSageMakerBackend
-    cloudformation.cloudformation_backends.backend = LocalCloudFormationBackend
     s3.s3_backends.backend = LocalS3Backend
-    install_resource_types()
     eventbridge.install()
     _installed = True
+
+
+def install_cloudformation() -> None:
+    """Install our CloudFormation backend and resource types into moto (idempotent, thread-safe)."""
+    with _cloudformation_lock:
+        if _cloudformation_ready.is_set():
+            return
+        from moto.cloudformation import models as cloudformation
+
+        from localcloud.cloudformation import install as install_resource_types
+        from localcloud.cloudformation.backend import LocalCloudFormationBackend
+
+        cloudformation.cloudformation_backends.backend = LocalCloudFormationBackend
+        install_resource_types()
+        _cloudformation_ready.set()
+
+
+def ready_for(service: str) -> None:
+    """Wait until what `service`'s requests need is installed (CloudFormation's, right after start)."""
+    if service == "cloudformation" and not _cloudformation_ready.is_set():
+        install_cloudformation()  # waits for the background install, or does it if none runs
 
 
 def shutdown() -> None:
@@ -54,10 +80,14 @@ def shutdown() -> None:
 
 def busy() -> bool:
     """Whether work runs in the background (SageMaker jobs, executions and deployments; stack operations)."""
-    from moto.cloudformation import models as cloudformation
     from moto.sagemaker import models
 
-    for backends in (models.sagemaker_backends, cloudformation.cloudformation_backends):
+    dicts: list[Any] = [models.sagemaker_backends]
+    if _cloudformation_ready.is_set():
+        from moto.cloudformation import models as cloudformation
+
+        dicts.append(cloudformation.cloudformation_backends)
+    for backends in dicts:
         for _account, _region, backend in backends.iter_backends():
             engine = getattr(backend, "engine", None)
             if engine is not None and engine.busy():

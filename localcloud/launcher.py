@@ -227,6 +227,15 @@ class LocalCloud:
             if response.status != 200:
                 raise RuntimeError(f"reset answered {response.status}")
 
+    def snapshot(self) -> dict[str, Any]:
+        """Save the state now (a server started with a data dir); raises RuntimeError saying why it could not."""
+        request = urllib.request.Request(f"{self.url}/_localcloud/snapshot", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(json.loads(e.read() or b"{}").get("message", f"snapshot answered {e.code}")) from None
+
     # ------------------------------------------------------------------------------------ stopping it
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Stop the server and everything it started; True when it stopped by itself (SIGTERM)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,8 @@ from types import MappingProxyType
 from typing import Any, cast
 
 import moto
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.backends import get_backend
 from moto.iam.models import AWSManagedPolicy, IAMBackend
 
@@ -123,10 +127,49 @@ def _reload_aws_policies(backend: IAMBackend) -> None:
     backend.managed_policies = {p.arn: p for p in backend.aws_managed_policies} | kept
 
 
+def _nested_defaultdict(inner: Callable[[], Any], items: dict[Any, Any]) -> defaultdict[Any, Any]:
+    nested: defaultdict[Any, Any] = defaultdict(functools.partial(defaultdict, inner))
+    nested.update(items)
+    return nested
+
+
+def _subclassed_defaultdict(cls: type, factory: Callable[[], Any] | None) -> Any:
+    mapping: Any = defaultdict.__new__(cls)
+    defaultdict.__init__(mapping, factory)
+    return mapping
+
+
+def _reduce_defaultdict(mapping: defaultdict[Any, Any]) -> Any:
+    """moto's `defaultdict(lambda: defaultdict(dict))` (SSM's tags): a lambda does not pickle, its meaning does."""
+    sample = mapping.default_factory() if mapping.default_factory is not None else None
+    if isinstance(sample, defaultdict) and sample.default_factory in (dict, list, set):
+        return _nested_defaultdict, (sample.default_factory, dict(mapping))
+    raise pickle.PicklingError(f"a defaultdict whose default is made by {mapping.default_factory!r} cannot be "
+                               f"saved; localcloud's persistence needs to learn it")
+
+
+def _private_key(pem: bytes) -> Any:
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def _reduce_private_key(key: Any) -> Any:
+    """KMS's asymmetric keys (cryptography's key objects do not pickle; their PEM does)."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return _private_key, (pem,)
+
+
 class _StatePickler(pickle.Pickler):
     """Pickles moto's records; what belongs to this process (locks, temp files) is made anew on load."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is defaultdict and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            return _reduce_defaultdict(obj)
+        if isinstance(obj, defaultdict) and type(obj) is not defaultdict:
+            # moto's subclasses (SSM's ParameterDict) take other arguments than defaultdict's
+            return _subclassed_defaultdict, (type(obj), obj.default_factory), vars(obj), None, iter(obj.items())
+        if isinstance(obj, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            return _reduce_private_key(obj)
         if type(obj) is IAMBackend:
             return _reduce_iam(obj)
         if type(obj) is MappingProxyType:
@@ -308,6 +351,9 @@ class Snapshots:
         self.traffic = traffic
         self._busy = busy
         self._saved_requests = -1
+        self.saved_at: float | None = None
+        self.error: str | None = None
+        """Why the last snapshot failed (None once one succeeds again): the health answer shows it."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -324,7 +370,20 @@ class Snapshots:
                 except Exception:  # a snapshot that fails must not stop the server; the previous one stays
                     log.exception("snapshot to %s failed; the previous one is kept", self.path)
 
+    def status(self) -> dict[str, Any]:
+        return {"snapshot": str(self.path), "interval_seconds": self.interval, "saved_at": self.saved_at,
+                "error": self.error}
+
     def save(self) -> SnapshotTiming:
+        try:
+            timing = self._save()
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+            raise
+        self.error, self.saved_at = None, time.time()
+        return timing
+
+    def _save(self) -> SnapshotTiming:
         with self._lock:
             requests = self.traffic.requests
             started = time.perf_counter()
@@ -351,4 +410,6 @@ class Snapshots:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.save()
+        timing = self.save()
+        log.info("state saved to %s: %.1f MB, pickled in %.0f ms, written in %.0f ms", self.path,
+                 timing.bytes / 2**20, timing.capture_seconds * 1000, timing.write_seconds * 1000)

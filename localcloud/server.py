@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,18 +39,21 @@ StartResponse = Callable[..., Any]
 class LocalCloudApp:
     """Routes a request to our handlers, to moto's management API, or through the API gate to moto."""
 
-    def __init__(self, moto_app: Callable, invocations: Callable, started: float):
+    def __init__(self, moto_app: Callable, invocations: Callable, started: float,
+                 before: Callable[[str], None] | None = None):
         self.moto_app = moto_app
-        self.gated = ApiGate(moto_app)
+        self.gated = ApiGate(moto_app, before)
         self.invocations = invocations
         self.started = started
         self.traffic = persistence.Traffic()
         """Requests that may change state: a snapshot holds new ones back while it is taken."""
+        self.snapshots: persistence.Snapshots | None = None
+        """With a data dir: what keeps the state on disk."""
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_localcloud/"):
-            return self._own(path, start_response)
+            return self._own(path, environ.get("REQUEST_METHOD", "GET"), start_response)
         if path.startswith("/endpoints/") and environ.get("REQUEST_METHOD") == "POST" and _is_runtime(environ):
             return self.invocations(environ, start_response)
         with self.traffic.request():
@@ -57,19 +61,39 @@ class LocalCloudApp:
                 return self.moto_app(environ, start_response)  # reset and friends: not an AWS API
             return self.gated(environ, start_response)
 
-    def _own(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+    def _own(self, path: str, method: str, start_response: StartResponse) -> Iterable[bytes]:
         if path == "/_localcloud/health":
-            body = json.dumps({
+            return _json(start_response, "200 OK", {
                 "status": "ready",
                 "services": list(SERVICES),
                 "uptime_seconds": round(time.monotonic() - self.started, 3),
                 "aws_endpoint": aws.endpoint_url(),
-            }).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        body = json.dumps({"message": f"no such localcloud path: {path}"}).encode()
-        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+                "persistence": self.snapshots.status() if self.snapshots else None,
+            })
+        if path == "/_localcloud/snapshot" and method == "POST":
+            return self._snapshot(start_response)
+        return _json(start_response, "404 Not Found", {"message": f"no such localcloud path: {method} {path}"})
+
+    def _snapshot(self, start_response: StartResponse) -> Iterable[bytes]:
+        """Save the state now (before something risky, or to check that all of it can be saved)."""
+        if self.snapshots is None:
+            return _json(start_response, "409 Conflict", {"message": "localcloud runs without --data-dir: "
+                                                                     "it keeps no state to save"})
+        try:
+            timing = self.snapshots.save()
+        except Exception as e:
+            log.exception("snapshot on request failed; the previous one is kept")
+            return _json(start_response, "500 Internal Server Error",
+                         {"message": f"the state could not be saved ({type(e).__name__}: {e}); the previous "
+                                     f"snapshot is kept"})
+        return _json(start_response, "200 OK", {"snapshot": str(self.snapshots.path), "bytes": timing.bytes,
+                                                "seconds": round(timing.capture_seconds + timing.write_seconds, 3)})
+
+
+def _json(start_response: StartResponse, status: str, document: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _is_runtime(environ: dict) -> bool:
@@ -90,7 +114,9 @@ def build_app(data_dir: Path) -> LocalCloudApp:
 
     started = time.monotonic()
     extensions.install(data_dir)
-    return LocalCloudApp(DomainDispatcherApplication(create_backend_app), InvocationRouter(), started)
+    threading.Thread(target=extensions.install_cloudformation, name="install-cloudformation", daemon=True).start()
+    return LocalCloudApp(DomainDispatcherApplication(create_backend_app), InvocationRouter(), started,
+                         extensions.ready_for)
 
 
 def _env_list(name: str) -> list[str]:
@@ -166,6 +192,7 @@ def _restore(data_dir: Path, interval: float, traffic: persistence.Traffic) -> p
 
     path = settings.snapshot_path(data_dir)
     if path.exists():
+        extensions.install_cloudformation()  # the snapshot's stacks need it
         started = time.perf_counter()
         try:
             state = persistence.read_snapshot(path)
@@ -211,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     processes.start_lifeline()
     snapshots = None
     if keep:
-        snapshots = _restore(data_dir, args.snapshot_interval, inner.traffic)
+        snapshots = inner.snapshots = _restore(data_dir, args.snapshot_interval, inner.traffic)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s: shutting down", signum)

@@ -4,10 +4,21 @@ the same one users load in their projects; every test that uses the server is ma
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
-from support import REGION
+import pytest
+from support import REGION, LocalCloud
 
 # Tests never reach real AWS: whatever the developer's shell holds, clients get dummy keys.
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(var, None)
 os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION})
+
+
+@pytest.fixture(scope="session")
+def localcloud(localcloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The plugin's session server; at the end, everything the whole suite left in it must save
+    (persistence covers every record any test creates, or this fails at teardown)."""
+    yield localcloud
+    saved = localcloud.snapshot()
+    assert saved["bytes"] > 0

@@ -54,8 +54,10 @@ def problems_error(problems: list[shapes.Problem], protocol: str) -> ApiError:
 class ApiGate:
     """Checks requests against the AWS API model before `app` (moto) sees them."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]):
+    def __init__(self, app: Callable[..., Iterable[bytes]], before: Callable[[str], None] | None = None):
         self.app = app
+        self.before = before
+        """Called with the service's name before a checked request reaches `app` (to wait for its backend)."""
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
         body: list[bytes] = []
@@ -84,6 +86,8 @@ class ApiGate:
                     raise ApiError(400, "UnrecognizedClientException",
                                    f"localcloud does not serve a service signed as {scope[1][:64]!r} in region "
                                    f"{scope[0][:64]!r} (the request's credential scope)")
+            if call is not None and self.before is not None:
+                self.before(call.service.name)
             try:
                 return self.app(environ, start_response)
             except (ExpatError, json.JSONDecodeError, RecursionError) as e:

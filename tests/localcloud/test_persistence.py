@@ -14,7 +14,7 @@ import pytest
 from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace
 from support import LocalCloud, wait_until
 
-from localcloud import persistence
+from localcloud import launcher, persistence
 from localcloud.launcher import LaunchError
 
 pytestmark = pytest.mark.localcloud
@@ -85,6 +85,16 @@ def test_everything_is_back_after_a_graceful_restart(tmp_path: Path) -> None:
         topic = cloud.client("sns").create_topic(Name="alerts")["TopicArn"]
         cloud.client("sns").subscribe(TopicArn=topic, Protocol="sqs",
                                       Endpoint="arn:aws:sqs:us-east-1:123456789012:alerts")
+        kms = cloud.client("kms")
+        key = kms.create_key(Description="kept")["KeyMetadata"]["KeyId"]
+        secret = kms.encrypt(KeyId=key, Plaintext=b"model registry token")["CiphertextBlob"]
+        signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        signature = kms.sign(KeyId=signing, Message=b"model.tar.gz digest",
+                             SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        ssm = cloud.client("ssm")
+        ssm.put_parameter(Name="/kept/bootstrap-version", Value="21", Type="String")
+        ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId="/kept/bootstrap-version",
+                                 Tags=[{"Key": "team", "Value": "ml"}])
         cloud.client("events").put_rule(Name="kept-rule", EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
         cloud.client("cloudwatch").put_metric_alarm(
             AlarmName="kept-alarm", Namespace="Kept", MetricName="Errors", Statistic="Sum", Period=60,
@@ -128,6 +138,14 @@ def test_everything_is_back_after_a_graceful_restart(tmp_path: Path) -> None:
         message = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"][0]
         assert json.loads(message["Body"])["Message"] == "after the restart"
         assert cloud.client("events").describe_rule(Name="kept-rule")["EventPattern"]
+        kms = cloud.client("kms")
+        assert kms.decrypt(CiphertextBlob=secret)["Plaintext"] == b"model registry token"
+        assert kms.verify(KeyId=signing, Message=b"model.tar.gz digest", Signature=signature,
+                          SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+        ssm = cloud.client("ssm")
+        assert ssm.get_parameter(Name="/kept/bootstrap-version")["Parameter"]["Value"] == "21"
+        assert ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId="/kept/bootstrap-version")[
+            "TagList"] == [{"Key": "team", "Value": "ml"}]
         cloudwatch = cloud.client("cloudwatch")
         assert cloudwatch.describe_alarms(AlarmNames=["kept-alarm"])["MetricAlarms"][0]["Threshold"] == 1
         assert {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="Kept")["Metrics"]} == {"Errors"}
@@ -258,3 +276,17 @@ def test_writing_replaces_the_old_snapshot_only_when_the_new_one_is_whole(tmp_pa
         persistence.write_snapshot(path, b"new state")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["snapshot"]  # no temporary file left behind
+
+
+def test_the_state_can_be_saved_on_request_and_health_says_how_it_went(tmp_path: Path) -> None:
+    with LocalCloud.start(tmp_path / "data", log_path=tmp_path / "lc.log") as cloud:
+        cloud.client("s3").create_bucket(Bucket="saved-now")
+        saved = cloud.snapshot()
+        snapshot = tmp_path / "data" / "state" / "snapshot"
+        assert saved["snapshot"] == str(snapshot) and saved["bytes"] > 0 and snapshot.exists()
+        status = launcher.health(cloud.url)["persistence"]
+        assert status["error"] is None and status["saved_at"] > 0 and status["snapshot"] == str(snapshot)
+    with LocalCloud.start(log_path=tmp_path / "ephemeral.log") as cloud:
+        assert launcher.health(cloud.url)["persistence"] is None
+        with pytest.raises(RuntimeError, match="runs without --data-dir: it keeps no state to save"):
+            cloud.snapshot()
