@@ -37,7 +37,6 @@ from botocore.config import Config
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 KEY = "test"
 """Placeholder credentials: any are accepted, and these never leave the machine."""
 START_TIMEOUT = 60.0

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from xml.sax.saxutils import escape
 
-__all__ = ["PROTOCOLS", "ApiError", "render"]
+__all__ = ["ApiError", "render"]
 
-PROTOCOLS = ("json", "rest-json", "query", "rest-xml")
 
 
 @dataclass

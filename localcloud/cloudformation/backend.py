@@ -219,6 +219,8 @@ class LocalCloudFormationBackend(CloudFormationBackend):
             raise ValidationError(message="No updates are to be performed.")
         if tags is not None:
             stack.tags = tags
+        if role_arn is not None:
+            stack.role_arn = role_arn  # AWS: the role the stack uses from this update on
         self._run(stack, lambda r: r.update(document, template, values), lambda: self._publish_exports(stack))
         return stack
 

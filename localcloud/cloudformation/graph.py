@@ -112,10 +112,6 @@ class Changes:
     modify: list[str] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.add or self.modify or self.remove)
-
 
 def diff(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]],
          changed_parameters: Iterable[str] = (), changed_conditions: Iterable[str] = ()) -> Changes:

@@ -14,15 +14,13 @@ None when the type can only replace).
 
 from __future__ import annotations
 
-import random
-import string
 from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
 from localcloud.cloudformation import schemas
 
-__all__ = ["ReplacementNeeded", "ResourceFailed", "ResourceType", "generated_name"]
+__all__ = ["ReplacementNeeded", "ResourceFailed", "ResourceType"]
 
 
 class ResourceFailed(Exception):
@@ -31,13 +29,6 @@ class ResourceFailed(Exception):
 
 class ReplacementNeeded(Exception):
     """The update cannot be made in place: the engine creates a new resource instead."""
-
-
-def generated_name(stack_name: str, logical_id: str, limit: int = 63) -> str:
-    """`<stack>-<logical id>-<random>` within `limit` characters, as CloudFormation names resources."""
-    suffix = "".join(random.choices(string.ascii_uppercase + string.digits, k=12))
-    head = f"{stack_name}-{logical_id}"[: limit - len(suffix) - 1].rstrip("-")
-    return f"{head}-{suffix}"
 
 
 class ResourceType:

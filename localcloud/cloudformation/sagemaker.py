@@ -7,7 +7,7 @@
 - AWS::SageMaker::Endpoint: moto's ignores `EndpointName` and calls an endpoint complete while it
   is still Creating. Here it takes its name from the template, waits until the endpoint is
   InService (or fails with the endpoint's own FailureReason), and updates in place with
-  UpdateEndpoint (blue/green, with the template's `DeploymentConfig`).
+  UpdateEndpoint (blue/green, all at once: the template's `DeploymentConfig` is not honoured yet).
 """
 
 from __future__ import annotations
@@ -174,8 +174,7 @@ class Endpoint(ResourceType, CloudFormationModel):
 
     def update(self, name: str, properties: dict[str, Any]) -> Endpoint:
         config_name = properties["EndpointConfigName"]
-        _backend(self.account_id, self.region).update_endpoint(self.attributes["EndpointName"], config_name,
-                                                               properties.get("DeploymentConfig"))
+        _backend(self.account_id, self.region).update_endpoint(self.attributes["EndpointName"], config_name)
         self._wait(config_name)
         self.properties = properties
         return self

@@ -341,7 +341,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
 
     def create_model_package(self, **kwargs: Any) -> str:  # type: ignore[override]
         arn = super().create_model_package(**kwargs)
-        events.model_package_changed(self.model_packages[arn], self.region_name, self.account_id)
+        events.model_package_changed(self.model_packages[arn], self.region_name)
         return arn
 
     def update_model_package(self, model_package_arn: str, model_approval_status: str | None,
@@ -361,7 +361,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                            customer_metadata_properties,
                                            customer_metadata_properties_to_remove or [],
                                            additional_inference_specifications_to_add)
-        events.model_package_changed(package, self.region_name, self.account_id)
+        events.model_package_changed(package, self.region_name)
         return arn
 
     # ------------------------------------------------------------------ endpoints
@@ -384,8 +384,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                           update=False))
         return endpoint
 
-    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str,
-                        deployment_config: dict[str, Any] | None = None) -> str:
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)

@@ -275,13 +275,10 @@ class PipelineDefinition:
     experiment_config: PipelineExperimentConfig as written (None when absent).
     """
 
-    version: str
     parameters: Mapping[str, Parameter]
     steps: Mapping[str, Step]
     order: tuple[str, ...]
-    metadata: Mapping[str, Any] = field(default_factory=dict)
     experiment_config: Mapping[str, Any] | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def property_files(self) -> dict[str, dict[str, PropertyFile]]:
@@ -459,13 +456,10 @@ def parse_definition(text: str | bytes) -> PipelineDefinition:
     for name, step in steps.items():  # last: the pipeline's own structure is the more useful error
         check_step_arguments(step.type, step.arguments, f"Step '{name}'")
     return PipelineDefinition(
-        version=version,
         parameters=MappingProxyType(parameters),
         steps=MappingProxyType(steps),
         order=order,
-        metadata=metadata,
         experiment_config=experiment,
-        raw=doc,
     )
 
 

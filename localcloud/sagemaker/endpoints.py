@@ -44,7 +44,6 @@ class VariantServer:
     """One running model server: a production variant's, or a transform job's."""
 
     variant: str
-    model_name: str
     weight: float
     host: str
     port: int
@@ -74,7 +73,6 @@ class Deployment:
     """The live side of one endpoint: its variant servers and capture settings."""
 
     endpoint_name: str
-    config_name: str
     variants: dict[str, VariantServer]
     data_capture: dict[str, Any] | None
     ready: bool = False
@@ -160,7 +158,7 @@ class EndpointFleet:
     def _switch(self, endpoint: Any, config: Any, servers: dict[str, VariantServer]) -> bool:
         """Route the endpoint to `servers`, unless it was deleted meanwhile."""
         name = endpoint.endpoint_name
-        deployment = Deployment(name, config.endpoint_config_name, servers, config.data_capture_config or None,
+        deployment = Deployment(name, servers, config.data_capture_config or None,
                                 ready=True)
         with self._lock:
             if self.backend.endpoints.get(name) is not endpoint:  # deleted while deploying
@@ -226,7 +224,7 @@ class EndpointFleet:
                                stderr=subprocess.STDOUT, cwd=folder)
         log = JobLog(folder / "server.log", log_group, f"{stream_prefix}/i-{port:05d}{int(time.time())}", region)
         threading.Thread(target=_pump, args=(proc, log), name=f"log-{stream_prefix}", daemon=True).start()
-        return VariantServer(stream_prefix, model_name, 1.0, "127.0.0.1", port, proc, folder, label)
+        return VariantServer(stream_prefix, 1.0, "127.0.0.1", port, proc, folder, label)
 
     def _container(self, model_name: str) -> dict[str, Any]:
         """The serving container of a model, resolving a model package reference."""

@@ -43,7 +43,7 @@ def _deliver() -> None:
             log.exception("could not deliver event %s", entry.get("DetailType"))
 
 
-def model_package_changed(package: Any, region: str, account: str) -> None:
+def model_package_changed(package: Any, region: str) -> None:
     """`SageMaker Model Package State Change`, as AWS sends on create and on approval changes."""
     detail = {
         "ModelPackageGroupName": package.model_package_group_name,

@@ -106,7 +106,6 @@ class ExecutionRunner:
         self.properties: dict[str, dict[str, Any]] = {}
         self.outcomes: dict[str, bool] = {}
         self._changed = threading.Condition()
-        self._stop: threading.Event | None = None
         self._step_stops: dict[str, threading.Event] = {}
         self._retry_attempts: dict[str, int] = {}
         self.execution.pipeline_execution_status = "Executing"
@@ -144,7 +143,6 @@ class ExecutionRunner:
         execution.last_modified_time = end
 
     def run(self, stop: threading.Event) -> None:
-        self._stop = stop
         watcher = threading.Thread(target=self._relay_stop, args=(stop,), daemon=True)
         watcher.start()
         try:

@@ -42,7 +42,6 @@ FRAMEWORK_IMAGES: dict[str, FrameworkImage] = {
 class Runtime:
     """The local interpreter a job runs on instead of its image."""
 
-    image: str
     framework: str
     python: str
 
@@ -79,4 +78,4 @@ def resolve_runtime(image_uri: str | None) -> Runtime:
         raise UnsupportedImageError(
             f"ClientError: image {image_uri} maps to the local {family.framework} runtime, but its "
             f"interpreter {python!r} (from {family.python_env}) is not an executable file")
-    return Runtime(image=image_uri, framework=family.framework, python=os.path.abspath(python))
+    return Runtime(framework=family.framework, python=os.path.abspath(python))

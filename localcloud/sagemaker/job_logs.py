@@ -98,10 +98,6 @@ class JobLog:
             self._file.write(f"{NOTE_PREFIX}CloudWatch Logs shipping stopped: {self._error}\n")
         self._file.close()
 
-    @property
-    def shipping_error(self) -> str | None:
-        return self._error
-
     # -------------------------------------------------------------- shipping thread
     def _ship(self) -> None:
         try:

@@ -444,3 +444,14 @@ def test_a_bucket_gets_every_configuration_its_template_gives_and_changes_it_in_
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=logs, Key=item["Key"])
     assert stacks.delete("buckets")["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_an_update_with_a_role_makes_it_the_stacks_role(stacks: Stacks) -> None:
+    topic = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    assert stacks.create("role", topic)["StackStatus"] == "CREATE_COMPLETE"
+    assert "RoleARN" not in stacks.cf.describe_stacks(StackName=stacks.ids["role"])["Stacks"][0]
+    deployer = "arn:aws:iam::123456789012:role/cfn-deployer"
+    stacks.cf.update_stack(StackName=stacks.ids["role"], RoleARN=deployer, TemplateBody=json.dumps(
+        {"Resources": {**topic["Resources"], "Queue": {"Type": "AWS::SQS::Queue"}}}))
+    stack = stacks._settle("role")
+    assert (stack["StackStatus"], stack["RoleARN"]) == ("UPDATE_COMPLETE", deployer)
