@@ -108,6 +108,8 @@ class ExecutionRunner:
         self._changed = threading.Condition()
         self._step_stops: dict[str, threading.Event] = {}
         self._retry_attempts: dict[str, int] = {}
+        """Steps a RetryPipelineExecution runs again, and their next AttemptCount; each leaves when relaunched
+        (until then it is listed with the outcome of its last attempt)."""
         self.execution.pipeline_execution_status = "Executing"
 
     # ------------------------------------------------------------------ public
@@ -120,7 +122,6 @@ class ExecutionRunner:
         with self._changed:
             self._retry_attempts = {n: r.attempts + 1 for n, r in self.records.items()
                                     if r.status in ("Failed", "Stopped")}
-            self.records = {n: r for n, r in self.records.items() if r.status == "Succeeded"}
             self.execution.pipeline_execution_status = "Executing"
             self.execution.pipeline_execution_failure_reason = None
             self.execution.last_modified_time = _now()
@@ -155,7 +156,7 @@ class ExecutionRunner:
     def _loop(self, stop: threading.Event) -> None:
         while True:
             with self._changed:
-                statuses = {n: r.status for n, r in self.records.items()}
+                statuses = {n: r.status for n, r in self.records.items() if n not in self._retry_attempts}
                 progress = self.definition.plan(statuses, self.outcomes, stop.is_set())
                 if progress.finished:
                     self._finish(progress.status)
@@ -165,7 +166,7 @@ class ExecutionRunner:
                 self._changed.wait(timeout=1.0)
 
     def _launch(self, step: Step) -> None:
-        attempts = self._retry_attempts.get(step.name, 1)
+        attempts = self._retry_attempts.pop(step.name, 1)
         record = StepRecord(step.name, step.type, step.display_name, step.description, attempts=attempts)
         self.records[step.name] = record
         step_stop = threading.Event()
