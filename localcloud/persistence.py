@@ -72,10 +72,6 @@ def _compatibility() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- pickling
-def _fresh(factory: Callable[[], Any]) -> Any:
-    return factory()
-
-
 def _spooled(data: bytes, max_size: int) -> Any:
     buffer = tempfile.SpooledTemporaryFile(max_size)  # noqa: SIM115 (it is the S3 object's storage: it lives on)
     buffer.write(data)
@@ -176,7 +172,7 @@ class _StatePickler(pickle.Pickler):
             return _proxy, (dict(obj),)
         factory = _SYNC.get(type(obj))
         if factory is not None:
-            return _fresh, (factory,)
+            return factory, ()
         if isinstance(obj, tempfile.SpooledTemporaryFile):  # an S3 object's bytes
             position = obj.tell()
             obj.seek(0)

@@ -9,7 +9,7 @@ and removes what is gone once the rest has succeeded.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -25,51 +25,54 @@ class TemplateError(ValueError):
     """The template cannot be deployed as written; the message is CloudFormation's kind of reason."""
 
 
-def references(value: Any) -> set[str]:
-    """Every logical name `value` refers to through Ref, Fn::GetAtt or Fn::Sub (parameters included)."""
-    found: set[str] = set()
+def _walk(value: Any, visit: Callable[[str, Any], Iterable[Any] | None]) -> None:
+    """Walk a template value; each one-key object is offered to `visit(key, argument)`, which
+    returns the parts of it still to walk (None: all of its values)."""
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, dict):
-            if len(item) == 1:
-                (key, arg), = item.items()
-                if key == "Ref" and isinstance(arg, str):
-                    found.add(arg)
-                    continue
-                if key == "Fn::GetAtt":
-                    target = arg[0] if isinstance(arg, list) and arg else arg
-                    if isinstance(target, str):
-                        found.add(target.split(".", 1)[0])
-                    continue
-                if key == "Fn::Sub":
-                    text, variables = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
-                    if isinstance(text, str):
-                        local = set(variables) if isinstance(variables, dict) else set()
-                        found.update(name.split(".", 1)[0] for name in _SUB_VARIABLE.findall(text)
-                                     if name.split(".", 1)[0] not in local)
-                    if isinstance(variables, dict):
-                        stack.extend(variables.values())
-                    continue
-            stack.extend(item.values())
+            further = visit(*next(iter(item.items()))) if len(item) == 1 else None
+            stack.extend(item.values() if further is None else further)
+
+
+def references(value: Any) -> set[str]:
+    """Every logical name `value` refers to through Ref, Fn::GetAtt or Fn::Sub (parameters included)."""
+    found: set[str] = set()
+
+    def visit(key: str, arg: Any) -> Iterable[Any] | None:
+        if key == "Ref" and isinstance(arg, str):
+            found.add(arg)
+            return ()
+        if key == "Fn::GetAtt":
+            target = arg[0] if isinstance(arg, list) and arg else arg
+            if isinstance(target, str):
+                found.add(target.split(".", 1)[0])
+            return ()
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
+            if isinstance(text, str):
+                local = set(variables) if isinstance(variables, dict) else set()
+                found.update(name.split(".", 1)[0] for name in _SUB_VARIABLE.findall(text)
+                             if name.split(".", 1)[0] not in local)
+            return variables.values() if isinstance(variables, dict) else ()
+        return None
+
+    _walk(value, visit)
     return found - PSEUDO_PARAMETERS
 
 
 def conditions_used(value: Any) -> set[str]:
     """The conditions `value` chooses between with Fn::If."""
     found: set[str] = set()
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            arg = item.get("Fn::If") if len(item) == 1 else None
-            if isinstance(arg, list) and arg and isinstance(arg[0], str):
-                found.add(arg[0])
-            stack.extend(item.values())
+
+    def visit(key: str, arg: Any) -> None:
+        if key == "Fn::If" and isinstance(arg, list) and arg and isinstance(arg[0], str):
+            found.add(arg[0])
+
+    _walk(value, visit)
     return found
 
 

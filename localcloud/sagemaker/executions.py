@@ -339,13 +339,14 @@ def _job_step(kind: JobKind, *string_members: str) -> Executor:
         if reused is not None:
             return reused
         name = ctx.execution["ProcessingJobName"]  # the step's job name, whatever the kind
+        job_request = {**request, kind.name_member: name}
         backend = runner.backend
         try:
-            job = backend.record_job(kind, {**request, kind.name_member: name})
+            job = backend.record_job(kind, job_request)
         except ServiceException as e:
             raise StepFailed(f"ClientError: {e.message}") from None
         record.metadata = {kind.name: {"Arn": job.arn}}
-        backend.engine.run(backend.job_work(kind, job, {**request, kind.name_member: name}), stop)
+        backend.engine.run(backend.job_work(kind, job, job_request), stop)
         _job_outcome(getattr(job, kind.status), job.failure_reason)
         properties: dict[str, Any] = getattr(backend, f"describe_{camelcase_to_underscores(kind.name)}")(name)
         runner.remember(step, record, request, properties)

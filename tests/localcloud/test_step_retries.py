@@ -115,13 +115,14 @@ def test_a_job_that_fails_internally_is_retried_as_a_new_job(backend: Any, monke
 
 
 def test_stopping_during_the_backoff_stops_the_step(backend: Any, monkeypatch: Any) -> None:
-    _flaky(monkeypatch, failures=1)
+    calls = _flaky(monkeypatch, failures=1)
     policy = {"ExceptionType": ["Step.SERVICE_FAULT"], "IntervalSeconds": 3600, "MaxAttempts": 1}
     backend.create_pipeline("p", "p", json.dumps({"Version": "2020-12-01", "Steps": [
         {**MODEL, "RetryPolicies": [policy]}]}), None, "", ROLE, [], None)
     arn = backend.start_pipeline_execution("p", "", [], "", None, None)["PipelineExecutionArn"]
     execution = backend._execution(arn)
-    assert wait_until(lambda: backend.list_pipeline_execution_steps(arn), 10)
+    assert wait_until(lambda: calls[0] == 1, 10)  # the first attempt failed: the step waits out its hour
+    assert backend.list_pipeline_execution_steps(arn)[0]["StepStatus"] == "Executing"
     backend.stop_pipeline_execution(arn)
     assert wait_until(lambda: execution.pipeline_execution_status == "Stopped", 10)
     assert backend.list_pipeline_execution_steps(arn)[0]["StepStatus"] == "Stopped"
