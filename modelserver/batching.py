@@ -73,8 +73,10 @@ def _stack(inputs: list[Any]) -> Any:
     return pd.concat(inputs, ignore_index=True)
 
 
-@dataclass(slots=True)
+@dataclass
 class _Item:
+    __slots__ = ("data", "future", "key", "rows")  # dataclass(slots=True) needs 3.10; the 1.2-1 image has 3.9
+
     data: Any
     key: Hashable | None
     rows: int
@@ -225,7 +227,8 @@ class MicroBatcher:
             results = outcome.result()
         except BaseException as exc:  # the executor itself failed (e.g. shut down)
             results = [(False, exc)] * len(group)
-        for item, (ok, value) in zip(group, results, strict=True):
+        assert len(results) == len(group)  # zip(strict=True) needs 3.10; the 1.2-1 image has 3.9
+        for item, (ok, value) in zip(group, results):  # noqa: B905
             if item.future.done():
                 continue
             if ok:
