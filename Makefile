@@ -25,7 +25,12 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := $(NODE_MAJOR)
 export CDK_HOME := $(CURDIR)/.cdk
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 
-.PHONY: setup demo test lint bench clean
+# The framework image runtimes the tests and the demo run on (localcloud builds any other on first
+# use). Built here, from PyPI, so that tests and the demo never need the network; cached in
+# ~/.cache/localcloud/runtimes (LOCALCLOUD_RUNTIMES_DIR), so a second run builds nothing.
+RUNTIMES := sagemaker-scikit-learn:1.9-0 sagemaker-scikit-learn:1.2-1
+
+.PHONY: setup runtimes demo test lint bench clean
 
 setup: $(DEV_STAMP) $(NODE_STAMP)
 
@@ -49,7 +54,11 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+runtimes: $(VENV_STAMP)
+	.venv/bin/python -m localcloud.runtimes build $(RUNTIMES)
+
 demo: $(VENV_STAMP) $(NODE_STAMP)
+	.venv/bin/python -m localcloud.runtimes build sagemaker-scikit-learn:1.9-0
 	.venv/bin/sagestack demo
 
 lint: $(DEV_STAMP)
@@ -57,12 +66,13 @@ lint: $(DEV_STAMP)
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-test: setup lint
+test: setup lint runtimes
 	.venv/bin/python -m pytest
 
-bench: $(BENCH_STAMP) $(NODE_STAMP)
+bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/serving.py
 	.venv/bin/python bench/localcloud_costs.py
+	.venv/bin/python bench/runtimes.py
 	.venv/bin/python bench/persistence.py
 	.venv/bin/python bench/cdk_deploy.py
 	.venv/bin/python bench/demo.py

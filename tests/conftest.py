@@ -13,6 +13,9 @@ from support import REGION, LocalCloud
 for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(var, None)
 os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION})
+# Nor PyPI: `make test` builds the image runtimes first; a test that would need a build from the
+# network fails fast instead (uv works from its cache only), and pip finds no index.
+os.environ.update({"UV_OFFLINE": "1", "PIP_NO_INDEX": "1"})
 
 
 @pytest.fixture(scope="session")

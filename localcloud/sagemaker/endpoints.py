@@ -26,6 +26,7 @@ from typing import Any
 from localcloud import aws, processes, settings
 from localcloud.child_env import child_environment
 from localcloud.launcher import free_port
+from localcloud.runtimes.layers import RequirementsError, with_requirements
 from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
 
@@ -191,7 +192,7 @@ class EndpointFleet:
         """
         container = self._container(model_name)
         try:
-            runtime = resolve_runtime(container.get("Image", ""))
+            runtime = resolve_runtime(container.get("Image", ""), progress=log.info)
         except UnsupportedImageError as e:
             raise DeployError(f"{label}: {e}") from None
         model_dir, code_dir = folder / "model", folder / "code"
@@ -219,11 +220,22 @@ class EndpointFleet:
         })
         env.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", "1")
         env["PYTHONPATH"] = _MODEL_SERVER_PATH  # the runtime finds our model server, nothing else of ours
-        proc = processes.spawn([runtime.python, "-m", "modelserver", "serve"],
-                               env=child_environment(region, folder, env), stdout=subprocess.PIPE,
+        child_env = child_environment(region, folder, env)
+        server_log = JobLog(folder / "server.log", log_group, f"{stream_prefix}/i-{port:05d}{int(time.time())}",
+                            region)
+        server_log.note(f"{label}: image {container.get('Image')} runs on the local {runtime.description}")
+        python = runtime.python
+        requirements = code_dir / "requirements.txt"
+        if runtime.built is not None and requirements.is_file():  # the serving toolkit installs it too
+            try:
+                python = with_requirements(runtime.built, requirements, child_env, server_log.line).python
+            except RequirementsError as e:
+                server_log.close()
+                raise DeployError(f"{label}: InstallRequirementsError: ExitCode {e.exit_code} ErrorMessage "
+                                  f'"{e.errors[-600:]}" Command "{e.command}"') from None
+        proc = processes.spawn([python, "-m", "modelserver", "serve"], env=child_env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, cwd=folder)
-        log = JobLog(folder / "server.log", log_group, f"{stream_prefix}/i-{port:05d}{int(time.time())}", region)
-        threading.Thread(target=_pump, args=(proc, log), name=f"log-{stream_prefix}", daemon=True).start()
+        threading.Thread(target=_pump, args=(proc, server_log), name=f"log-{stream_prefix}", daemon=True).start()
         return VariantServer(stream_prefix, 1.0, "127.0.0.1", port, proc, folder, label)
 
     def _container(self, model_name: str) -> dict[str, Any]:

@@ -1,22 +1,33 @@
-"""Which local runtime stands in for a job's container image.
+"""Which local runtime stands in for a job's or a model's container image.
 
-There is no container engine on the machines localcloud targets, so a job cannot run
-its image. SageMaker's *framework* images are, for a script, little more than a Python
-with the framework's packages plus the container contract (paths, env vars), so they
-map to a local interpreter that has those packages. Everything else (custom images,
-built-in algorithms) has no faithful local stand-in and must fail loudly, naming the
-image, rather than run something that merely looks similar.
+There is no container engine on the machines localcloud targets, so a job cannot run its
+image. SageMaker's *framework* images are, for a script, a Python with pinned packages plus
+the container contract (paths, env vars), so each image version maps to a Python environment
+built from that image's own pins (`localcloud.runtimes`): the image tag decides the runtime, as
+it does on AWS. Everything else (custom images, built-in algorithms, unknown versions) has no
+faithful local stand-in and fails loudly, naming the image and what is supported, rather than
+run on something that merely looks similar.
+
+`LOCALCLOUD_IMAGE_PYTHON` points images at an interpreter of the user's own instead, used as it
+is: `sagemaker-scikit-learn:1.9-0=/path/to/python` for one version, `sagemaker-scikit-learn=...`
+for all of a repository's versions; several entries separated by commas.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["FRAMEWORK_IMAGES", "FrameworkImage", "Runtime", "UnsupportedImageError", "repository_of",
-           "resolve_runtime"]
+from localcloud.runtimes.specs import ImageSpec, all_specs
+from localcloud.runtimes.store import BuildError, BuiltRuntime, RuntimeStore
+
+__all__ = ["OVERRIDE_ENV", "Runtime", "UnsupportedImageError", "image_spec", "repository_of", "resolve_runtime",
+           "supported_tags"]
+
+OVERRIDE_ENV = "LOCALCLOUD_IMAGE_PYTHON"
+PROCESSOR_SUFFIX = "-cpu-py3"
+"""The published tags of a version: `<version>-cpu-py3` (and the bare `<version>`)."""
 
 
 class UnsupportedImageError(Exception):
@@ -24,30 +35,25 @@ class UnsupportedImageError(Exception):
 
 
 @dataclass(frozen=True)
-class FrameworkImage:
-    """A family of framework images and how to find a local interpreter for it."""
-
-    framework: str
-    python_env: str
-    """Environment variable naming the interpreter; unset means this process's own Python."""
-
-
-FRAMEWORK_IMAGES: dict[str, FrameworkImage] = {
-    "sagemaker-scikit-learn": FrameworkImage("scikit-learn", "LOCALCLOUD_SKLEARN_PYTHON"),
-}
-"""ECR repository name -> framework. Add a row to map another framework family."""
-
-
-@dataclass(frozen=True)
 class Runtime:
-    """The local interpreter a job runs on instead of its image."""
+    """The local interpreter a job or model server runs on instead of its image."""
 
-    framework: str
+    image: str
     python: str
+    description: str
+    """For logs: which runtime and what it contains (Python and library versions)."""
+    built: BuiltRuntime | None = None
+    """None when the user pointed the image at an interpreter of their own."""
 
 
-# <registry>/<repository>[:tag][@digest]; the registry part contains a dot or a colon.
-_TAG_OR_DIGEST = re.compile(r"(@[A-Za-z0-9_+.-]+:[0-9a-fA-F]+|:[\w][\w.-]{0,127})$")
+def _name_and_tag(image_uri: str) -> tuple[str, str | None]:
+    """`<registry>/<repository>[:tag][@digest]` -> (repository, tag); the registry part contains a dot or colon."""
+    name = image_uri.strip().partition("@")[0]
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    repository, _, tag = name.rpartition(":") if ":" in name.rpartition("/")[2] else (name, "", "")
+    return repository, tag or None
 
 
 def repository_of(image_uri: str) -> str:
@@ -56,26 +62,59 @@ def repository_of(image_uri: str) -> str:
     `683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3`
     -> `sagemaker-scikit-learn`.
     """
-    name = image_uri.strip()
-    first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        name = rest
-    return _TAG_OR_DIGEST.sub("", name)
+    return _name_and_tag(image_uri)[0]
 
 
-def resolve_runtime(image_uri: str | None) -> Runtime:
-    """The local runtime for `image_uri`, or UnsupportedImageError saying why there is none."""
+def supported_tags(repository: str) -> list[str]:
+    return [version + PROCESSOR_SUFFIX for version in all_specs().get(repository, {})]
+
+
+def image_spec(image_uri: str | None) -> ImageSpec:
+    """The spec of the image version `image_uri` names, or UnsupportedImageError saying what is supported."""
     if not image_uri:
         raise UnsupportedImageError("ClientError: the job names no container image (ImageUri/TrainingImage)")
-    family = FRAMEWORK_IMAGES.get(repository_of(image_uri))
-    if family is None:
-        known = ", ".join(sorted(FRAMEWORK_IMAGES))
+    specs = all_specs()
+    repository = repository_of(image_uri)
+    versions = specs.get(repository)
+    if versions is None:
+        known = ", ".join(sorted(specs))
         raise UnsupportedImageError(
             f"ClientError: image {image_uri} cannot run locally: no container runtime is available, and only "
             f"SageMaker framework images ({known}) map to a local Python runtime")
-    python = os.environ.get(family.python_env) or sys.executable
-    if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+    tag = _name_and_tag(image_uri)[1]
+    version = tag.removesuffix(PROCESSOR_SUFFIX) if tag else None
+    if version not in versions:
+        what = f"tag {tag}" if tag else "no tag"
         raise UnsupportedImageError(
-            f"ClientError: image {image_uri} maps to the local {family.framework} runtime, but its "
-            f"interpreter {python!r} (from {family.python_env}) is not an executable file")
-    return Runtime(framework=family.framework, python=os.path.abspath(python))
+            f"ClientError: image {image_uri} has {what}, which localcloud has no runtime for; supported "
+            f"{repository} tags: {', '.join(supported_tags(repository))}")
+    return versions[version]
+
+
+def _override(spec: ImageSpec) -> str | None:
+    """The user's interpreter for this image, from OVERRIDE_ENV (a version's entry beats its repository's)."""
+    chosen: dict[str, str] = {}
+    for entry in os.environ.get(OVERRIDE_ENV, "").split(","):
+        image, sep, python = entry.partition("=")
+        if sep and image.strip() and python.strip():
+            chosen[image.strip()] = python.strip()
+    return chosen.get(spec.name) or chosen.get(spec.repository)
+
+
+def resolve_runtime(image_uri: str | None, progress: Callable[[str], None] | None = None,
+                    store: RuntimeStore | None = None) -> Runtime:
+    """The local runtime for `image_uri`, built on its first use; UnsupportedImageError says why there is none."""
+    spec = image_spec(image_uri)
+    python = _override(spec)
+    if python is not None:
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise UnsupportedImageError(
+                f"ClientError: image {image_uri} is mapped to the interpreter {python!r} by {OVERRIDE_ENV}, "
+                f"which is not an executable file")
+        return Runtime(spec.name, os.path.abspath(python),
+                       f"{spec.name} on your interpreter {python} (from {OVERRIDE_ENV}; the image's pins do not apply)")
+    try:
+        built = (store or RuntimeStore()).ensure(spec, progress)
+    except BuildError as e:
+        raise UnsupportedImageError(f"InternalServerError: {e}") from None
+    return Runtime(spec.name, built.python, f"{spec.name} runtime {built.folder}: {built.summary()}", built)

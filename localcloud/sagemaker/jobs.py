@@ -23,15 +23,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from localcloud import aws
 from localcloud.child_env import child_environment
+from localcloud.runtimes.layers import RequirementsError, with_requirements
 from localcloud.sagemaker import job_s3
-from localcloud.sagemaker.images import Runtime, UnsupportedImageError, resolve_runtime
+from localcloud.sagemaker.images import OVERRIDE_ENV, Runtime, UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
 from localcloud.sagemaker.job_process import ProcessResult, run_supervised
 from localcloud.sagemaker.sandbox import Sandbox, SandboxError, make_sandbox, write_python_shims
@@ -203,7 +204,7 @@ class _Job:
     def prepare(self, image: str | None) -> None:
         """Pick the runtime and the sandbox, and say both at the top of the log."""
         try:
-            self.runtime = resolve_runtime(image)
+            self.runtime = resolve_runtime(image, progress=self.log.note)
         except UnsupportedImageError as e:
             raise _JobError(str(e)) from e
         try:
@@ -212,9 +213,26 @@ class _Job:
             raise _JobError(str(e)) from e
         self.outcome.sandbox = self.sb.mode
         write_python_shims(self.workdir / "bin", self.runtime.python)
-        self.log.note(f"{self.kind} job {self.name}: image {image} runs on the local "
-                      f"{self.runtime.framework} runtime {self.runtime.python}")
+        self.log.note(f"{self.kind} job {self.name}: image {image} runs on the local {self.runtime.description}")
         self.log.note(self.sb.note)
+
+    def install_requirements(self, requirements: Path) -> None:
+        """Script mode: the toolkit installs the code's requirements.txt before the entry point runs."""
+        assert self.runtime is not None
+        if self.runtime.built is None:
+            self.log.note(f"requirements.txt not installed: {self.runtime.image} runs on your own interpreter "
+                          f"({OVERRIDE_ENV}), which localcloud does not modify")
+            return
+        self.check_stop()
+        try:
+            layer = with_requirements(self.runtime.built, requirements, self.base_env(), self.log.line)
+        except RequirementsError as e:
+            raise _JobError(_fit(f'AlgorithmError: InstallRequirementsError:\nExitCode {e.exit_code}\n'
+                                 f'ErrorMessage "', e.errors, f'"\nCommand "{e.command[:300]}"')) from None
+        self.runtime = replace(self.runtime, python=layer.python, built=layer,
+                               description=f"{self.runtime.description}, with requirements.txt ({layer.folder})")
+        write_python_shims(self.workdir / "bin", self.runtime.python)
+        self.log.note(f"requirements.txt installed: the job runs on {layer.folder}")
 
     def host(self, container_path: str, what: str) -> Path:
         """Host path of a container path that must lie under /opt/ml."""
@@ -232,7 +250,10 @@ class _Job:
         """A container-like environment (`localcloud.child_env`): nothing of this server's own."""
         assert self.sb is not None
         env = child_environment(self.region, self.scratch)
-        env["PATH"] = f"{self.workdir / 'bin'}{os.pathsep}{env['PATH']}"
+        assert self.runtime is not None
+        # the image's console scripts (gunicorn, ...) are on PATH, as in the container
+        image_bin = [str(self.runtime.built.folder / "bin")] if self.runtime.built else []
+        env["PATH"] = os.pathsep.join([str(self.workdir / "bin"), *image_bin, env["PATH"]])
         env["PYTHONUNBUFFERED"] = "1"  # the framework images set these too: logs arrive line by line
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["LOCALCLOUD_SANDBOX"] = self.sb.mode
@@ -553,9 +574,8 @@ def _script_mode(job: _Job, program: str, submit_dir: Any, user_args: list[str])
     if not (code / program).is_file():
         raise _JobError(f"ClientError: entry point {program} not found in /opt/ml/code "
                         f"(sagemaker_submit_directory={submit_dir!r})")
-    if (code / "requirements.txt").exists():
-        job.log.note("requirements.txt found: localcloud installs nothing, the runtime must already "
-                     "provide these packages")
+    if (code / "requirements.txt").is_file():
+        job.install_requirements(code / "requirements.txt")
     if program.endswith(".py"):
         argv = [job.runtime.python, program, *user_args]
         shown = [os.path.basename(job.runtime.python), program, *user_args]

@@ -18,7 +18,7 @@ from sagestack.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).parent / "sagestack"  # the installed console script
 SAGESTACK = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from sagestack.cli import main; main()"]
-SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 # Serving code as a SageMaker user writes it for the sklearn container: model_fn only,
 # the container's default input/predict/output functions do the rest.

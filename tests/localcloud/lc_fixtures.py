@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+SKLEARN_1_2_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 PREP = r'''
 import glob, os

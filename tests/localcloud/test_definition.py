@@ -39,7 +39,7 @@ def parse(steps: list[dict[str, Any]], parameters: list[dict[str, Any]] | None =
 
 
 ROLE = "arn:aws:iam::123456789012:role/r"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 RESOURCES = {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}}
 VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "Training": {
@@ -1110,7 +1110,7 @@ def build_sdk_pipeline() -> str:
     # Telemetry opted out: otherwise the SDK calls STS and S3 on AWS while building.
     config = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
     session = PipelineSession(boto_session=boto, default_bucket="bucket", sagemaker_config=config)
-    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
     role = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
     raw = ParameterString("InputData", default_value="s3://bucket/raw")

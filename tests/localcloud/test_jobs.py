@@ -12,7 +12,6 @@ import io
 import itertools
 import json
 import os
-import sys
 import tarfile
 import textwrap
 import threading
@@ -28,7 +27,8 @@ from localcloud import aws
 from localcloud.sagemaker import images, job_s3, sandbox
 from localcloud.sagemaker.jobs import JobOutcome, hyperparameter_args, run_processing_job, run_training_job
 
-SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+SKLEARN_1_2 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 REGION = "us-east-1"
 NAMESPACES = sandbox.namespace_support().available
 needs_namespace = pytest.mark.skipif(not NAMESPACES, reason="private mount namespaces unavailable here")
@@ -46,7 +46,7 @@ def cloud() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(aws.ENDPOINT_ENV, url)
         mp.delenv(sandbox.SANDBOX_ENV, raising=False)
-        mp.delenv("LOCALCLOUD_SKLEARN_PYTHON", raising=False)
+        mp.delenv(images.OVERRIDE_ENV, raising=False)
         yield url
     server.stop()
 
@@ -123,14 +123,14 @@ def processing_request(name: str, script_uri: str, *, inputs: Sequence[tuple[str
 
 def training_request(name: str, bucket: str, code_uri: str, train_uri: str, *, program: str = "train.py",
                      hyperparameters: dict[str, str] | None = None, max_runtime: int = 600,
-                     metrics: list[dict[str, str]] | None = None) -> dict[str, Any]:
+                     metrics: list[dict[str, str]] | None = None, image: str = SKLEARN) -> dict[str, Any]:
     """A CreateTrainingJob body shaped like the SageMaker SDK's framework estimators send (script mode)."""
     hps = {"sagemaker_program": json.dumps(program), "sagemaker_submit_directory": json.dumps(code_uri),
            "sagemaker_container_log_level": "20", "sagemaker_region": json.dumps(REGION)}
     hps.update(hyperparameters or {})
     return {
         "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": SKLEARN, "TrainingInputMode": "File",
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File",
                                    "MetricDefinitions": metrics or []},
         "HyperParameters": hps,
         "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv",
@@ -193,7 +193,7 @@ with open("/opt/ml/output/message", "w") as f:
     summary = json.loads(get(s3, f"s3://{bucket}/out/train/part/summary.json"))
     assert summary == {"files": ["2024-01.csv", "nested/2024-02.csv"], "rows": 3, "argv": ["--split", "0.2"],
                        "job": "prep-1", "host": "algo-1", "greeting": "hello",
-                       "python3": sys.prefix}  # python3 on PATH is the runtime, with its packages
+                       "python3": str(images.resolve_runtime(SKLEARN).built.folder)}  # the image's runtime
     assert outcome.exit_message is not None
     assert outcome.exit_message.startswith("processed 3 rows") and len(outcome.exit_message) == 1024
     assert sorted(os.listdir("/opt")) == opt_before  # the host's /opt never saw the job
@@ -245,13 +245,133 @@ def test_unsupported_image_fails_with_a_clear_reason(s3: Any, bucket: str, tmp_p
 
 def test_runtime_interpreter_override_is_checked(s3: Any, bucket: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOCALCLOUD_SKLEARN_PYTHON", str(tmp_path / "no-such-python"))
+    monkeypatch.setenv(images.OVERRIDE_ENV, f"sagemaker-scikit-learn={tmp_path / 'no-such-python'}")
     script = put(s3, bucket, "code/x.py", "print('hi')")
     outcome = run_processing_job("override-1", processing_request("override-1", script), REGION,
                                  tmp_path / "override-1", threading.Event())
     assert outcome.status == "Failed"
-    assert "LOCALCLOUD_SKLEARN_PYTHON" in outcome.failure_reason
+    assert images.OVERRIDE_ENV in outcome.failure_reason
     assert "no-such-python" in outcome.failure_reason
+
+
+# ---------------------------------------------------------------------------------- image runtimes
+VERSIONS_PY = """
+import sys, numpy, pandas, sklearn
+print("versions", "%d.%d" % sys.version_info[:2], sklearn.__version__, numpy.__version__, pandas.__version__)
+"""
+
+
+@pytest.mark.parametrize(("image", "expected"), [(SKLEARN, "3.12 1.9.0 2.5.1 2.2.3"),
+                                                 (SKLEARN_1_2, "3.9 1.2.1 1.24.1 1.1.3")])
+def test_the_image_tag_decides_python_and_library_versions(s3: Any, bucket: str, tmp_path: Path, image: str,
+                                                           expected: str) -> None:
+    script = put(s3, bucket, "code/versions.py", VERSIONS_PY)
+    outcome = run_processing_job("versions-1", processing_request("versions-1", script, image=image), REGION,
+                                 tmp_path / "versions-1", threading.Event())
+    assert outcome.status == "Completed", outcome.failure_reason
+    log = outcome.local_log.read_text()
+    assert f"versions {expected}" in log.splitlines()  # what the script itself saw
+    python, sklearn, numpy, pandas = expected.split()
+    header = next(line for line in log.splitlines() if "runs on the local" in line)
+    assert f"Python {python}." in header  # ...and the job log says it before the script starts
+    assert f"scikit-learn {sklearn}, numpy {numpy}, pandas {pandas}" in header
+
+
+PANDAS_2_1_API = """
+import pandas as pd
+frame = pd.DataFrame({"fare": [1.5, 2.25]})
+print(frame.map(lambda value: value * 2).to_string())  # DataFrame.map: new in pandas 2.1
+"""
+
+
+def test_a_script_using_a_newer_pandas_api_fails_as_on_aws(s3: Any, bucket: str, tmp_path: Path) -> None:
+    """pandas 1.1.3 (the 1.2-1 image) has no DataFrame.map: the job fails with pandas's own error."""
+    script = put(s3, bucket, "code/newer_api.py", PANDAS_2_1_API)
+    old = run_processing_job("api-old", processing_request("api-old", script, image=SKLEARN_1_2), REGION,
+                             tmp_path / "api-old", threading.Event())
+    assert old.status == "Failed"
+    assert "AttributeError: 'DataFrame' object has no attribute 'map'" in old.failure_reason
+    new = run_processing_job("api-new", processing_request("api-new", script), REGION, tmp_path / "api-new",
+                             threading.Event())
+    assert new.status == "Completed", new.failure_reason  # pandas 2.2.3 (1.9-0) has it
+
+
+def test_a_runtime_that_cannot_be_built_fails_the_job_saying_why(s3: Any, bucket: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALCLOUD_RUNTIMES_DIR", str(tmp_path / "no-runtimes-yet"))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))  # and offline (conftest): nothing to get
+    script = put(s3, bucket, "code/x.py", "print('never runs')")
+    outcome = run_processing_job("nobuild-1", processing_request("nobuild-1", script), REGION,
+                                 tmp_path / "nobuild-1", threading.Event())
+    assert outcome.status == "Failed"
+    reason = outcome.failure_reason
+    assert reason.startswith("InternalServerError: cannot build the local runtime for "
+                             "sagemaker-scikit-learn:1.9-0 (Python 3.12): ")
+    assert "not found in the cache" in reason or "Network connectivity is disabled" in reason
+    assert "never runs" not in outcome.local_log.read_text()
+
+
+def _wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal pure-Python wheel, so pip can install something with no index (tests are offline)."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": f"__version__ = {version!r}\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: sagestack-tests\nRoot-Is-Purelib: true\n"
+                              "Tag: py3-none-any\n"}
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+        archive.writestr(f"{info}/RECORD", "".join(f"{member},,\n" for member in [*files, f"{info}/RECORD"]))
+    return path
+
+
+USES_REQUIREMENT_PY = """
+import os, sagestack_fixture_pkg
+print("fixture package", sagestack_fixture_pkg.__version__, "from", sagestack_fixture_pkg.__file__)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "ok"), "w").write(sagestack_fixture_pkg.__version__)
+"""
+
+
+def test_requirements_txt_is_installed_into_a_cached_layer(s3: Any, bucket: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "sagestack_fixture_pkg", "2.5")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))  # a user's package-index setting reaches pip
+    code = put(s3, bucket, "code/req.tar.gz", sourcedir({"train.py": USES_REQUIREMENT_PY,
+                                                         "requirements.txt": "sagestack-fixture-pkg==2.5\n"}))
+    put(s3, bucket, "data/train/part-0.csv", "1,2\n")
+    outcomes = []
+    for name in ("req-1", "req-2"):
+        request = training_request(name, bucket, code, f"s3://{bucket}/data/train")
+        outcomes.append(run_training_job(name, request, REGION, tmp_path / name, threading.Event()))
+        assert outcomes[-1].status == "Completed", outcomes[-1].failure_reason
+    first, second = (o.local_log.read_text() for o in outcomes)
+    assert "Successfully installed sagestack-fixture-pkg-2.5" in first  # pip's own output, in the job log
+    assert "fixture package 2.5 from" in first
+    assert "is installed already: reusing" in second and "Successfully installed" not in second
+    layer = images.resolve_runtime(SKLEARN).built
+    assert layer is not None and layer.version_of("sagestack-fixture-pkg") is None  # the shared runtime is untouched
+
+
+def test_a_bad_requirement_fails_the_job_with_pips_message(s3: Any, bucket: str, tmp_path: Path) -> None:
+    code = put(s3, bucket, "code/bad-req.tar.gz", sourcedir({
+        "train.py": "raise SystemExit('must not run')\n",
+        "requirements.txt": "no-such-package-for-sagestack==1.0\n"}))
+    put(s3, bucket, "data/train/part-0.csv", "1,2\n")
+    request = training_request("badreq-1", bucket, code, f"s3://{bucket}/data/train")
+    outcome = run_training_job("badreq-1", request, REGION, tmp_path / "badreq-1", threading.Event())
+    assert outcome.status == "Failed"
+    reason = outcome.failure_reason
+    assert reason.startswith('AlgorithmError: InstallRequirementsError:\nExitCode 1\nErrorMessage "ERROR: ')
+    assert "No matching distribution found for no-such-package-for-sagestack==1.0" in reason
+    assert reason.endswith(' -m pip install -r requirements.txt"')
+    log = outcome.local_log.read_text()
+    assert "ERROR: No matching distribution found for no-such-package-for-sagestack==1.0" in log
+    assert "must not run" not in log
 
 
 def test_missing_input_fails_as_a_client_error(s3: Any, bucket: str, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
+from lc_fixtures import ROLE, SKLEARN_1_2_IMAGE, SKLEARN_IMAGE, Workspace, tarball
 from support import LocalCloud, wait_until
 
 
@@ -281,3 +281,28 @@ def test_a_payload_over_6_mb_is_refused_and_the_endpoint_keeps_serving(localclou
     assert "6 MB" in e.value.response["Error"]["Message"]
     out = rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=b"0,0,0")
     assert float(out["Body"].read()) == pytest.approx(3.0, abs=1e-4)
+
+
+def test_a_model_pickled_by_an_older_image_is_served_by_that_image(localcloud: LocalCloud) -> None:
+    """Trained on the 1.2-1 runtime (scikit-learn 1.2.1, Python 3.9), loaded and served by the same runtime."""
+    ws = Workspace(localcloud)
+    name = f"old-{ws.tag}"
+    ws.sm.create_training_job(TrainingJobName=name, **ws.training(ws.uri("data/"), image=SKLEARN_1_2_IMAGE))
+    status = wait_until(lambda: (lambda s: s if s not in ("InProgress", "Stopping") else None)(
+        ws.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]), 120, 0.2)
+    described = ws.sm.describe_training_job(TrainingJobName=name)
+    assert status == "Completed", described.get("FailureReason")
+    container = {"Image": SKLEARN_1_2_IMAGE, "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"],
+                 "Environment": {"SAGEMAKER_PROGRAM": "train.py",
+                                 "SAGEMAKER_SUBMIT_DIRECTORY": ws.uri("code/sourcedir.tar.gz")}}
+    assert _endpoint_for(ws, name, container) == "InService", ws.sm.describe_endpoint(EndpointName=name)
+    body = localcloud.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Accept="application/json", Body=b"1,0,0\n0,1,2")["Body"].read()
+    assert [round(v, 4) for v in json.loads(body)] == [5.0, 3.0]  # y = 2 x0 - x1 + 0.5 x2 + 3, learnt exactly
+    logs = localcloud.client("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{name}",
+                                    filterPattern='"runs on the local"')["events"]
+    assert events, "the model server's log says which runtime serves the model"
+    assert "sagemaker-scikit-learn:1.2-1 runtime" in events[0]["message"]
+    assert "Python 3.9." in events[0]["message"] and "scikit-learn 1.2.1" in events[0]["message"]
+    ws.sm.delete_endpoint(EndpointName=name)

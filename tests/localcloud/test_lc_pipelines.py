@@ -206,6 +206,35 @@ def test_unsupported_image_fails_the_step_with_a_reason(localcloud: LocalCloud) 
     assert image in reason and "container runtime" in reason
 
 
+VERSIONS = "import sys, sklearn, pandas; print('versions', sys.version.split()[0], sklearn.__version__, " \
+           "pandas.__version__)"
+
+
+def test_two_images_in_one_pipeline_each_get_their_own_versions(localcloud: LocalCloud) -> None:
+    """Each step runs on its own image's runtime, and its job log says which (Python and libraries)."""
+    ws = Workspace(localcloud)
+    old = SKLEARN_IMAGE.replace(":1.9-0-", ":1.2-1-")
+    steps = [{"Name": name, "Type": "Processing",
+              "Arguments": ws.processing(["python3", "-c", VERSIONS], [], [], image=image)}
+             for name, image in (("New", SKLEARN_IMAGE), ("Old", old))]
+    _, arn = _run(ws, steps)
+    assert _final_status(ws, arn) == "Succeeded"
+    logs = localcloud.client("logs")
+    seen = {}
+    for name, step in _steps(ws, arn).items():
+        job = step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
+        group = "/aws/sagemaker/ProcessingJobs"
+        stream = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job}/")["logStreams"][0]
+        lines = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                                           startFromHead=True)["events"]]
+        header = next(line for line in lines if "runs on the local" in line)
+        printed = next(line for line in lines if line.startswith("versions "))
+        seen[name] = (header.split(" runtime ", 1)[0].rsplit(" ", 1)[-1], printed.split()[1].rsplit(".", 1)[0],
+                      *printed.split()[2:])
+    assert seen == {"New": ("sagemaker-scikit-learn:1.9-0", "3.12", "1.9.0", "2.2.3"),
+                    "Old": ("sagemaker-scikit-learn:1.2-1", "3.9", "1.2.1", "1.1.3")}
+
+
 def test_missing_and_duplicate_pipelines_get_awss_errors(localcloud: LocalCloud) -> None:
     sm = localcloud.client("sagemaker")
     with pytest.raises(ClientError) as e:
