@@ -15,7 +15,6 @@ import io
 import json
 import statistics
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -25,9 +24,10 @@ from pathlib import Path
 import boto3
 
 from localcloud.launcher import LocalCloud
+from localcloud.sagemaker.images import resolve_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/bench"
 SERVE = b"""
 import numpy as np
@@ -73,11 +73,12 @@ def bench_first_stack_call(tmp: Path) -> None:
 
 
 def direct_script_seconds(runs: int = 5) -> float:
-    """What the user's script itself costs: the same command run directly."""
+    """What the user's script itself costs: the same command run directly, on the image's runtime."""
+    python = resolve_runtime(IMAGE).python
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([python, "-c", "pass"], check=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 

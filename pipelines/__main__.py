@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pipeline-name", default=PipelineConfig.pipeline_name)
     parser.add_argument("--prefix", default=PipelineConfig.prefix)
     parser.add_argument("--model-package-group-name", default=PipelineConfig.model_package_group_name)
-    parser.add_argument("--image-uri", default="", help="default: the sklearn 1.2-1 framework image of the region")
+    parser.add_argument("--image-uri", default="", help="default: the sklearn 1.9-0 framework image of the region")
     parser.add_argument("--rmse-threshold", type=float, default=PipelineConfig.rmse_threshold)
     parser.add_argument("--indent", type=int, default=2, help="0 prints the exact compact bytes deployed")
     args = parser.parse_args(argv)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The SageMaker scikit-learn framework image (1.2-1, CPU, py3) is published from one
-# ECR account per region; `sagemaker.core.image_uris.retrieve` knows the table and works
-# offline. The constant below is its us-east-1 answer, used only if the SDK cannot answer.
-SKLEARN_FRAMEWORK_VERSION = "1.2-1"
-FALLBACK_SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+# The newest SageMaker scikit-learn framework image (1.9-0: Python 3.12, scikit-learn 1.9.0,
+# pandas 2.2.3), published from one ECR account per region; `sagemaker.core.image_uris.retrieve`
+# knows the table and works offline. The constant below is its us-east-1 answer, used only if
+# the SDK cannot answer. localcloud runs the jobs on a runtime built from this image's pins.
+SKLEARN_FRAMEWORK_VERSION = "1.9-0"
+FALLBACK_SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 _PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")

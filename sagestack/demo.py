@@ -14,8 +14,10 @@ Every phase is timed; `run()` returns the timings so bench/demo.py can print the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -239,6 +241,23 @@ def _copy_artifacts(s3: Any, sm: Any, group: str, out: Path, capture_sample: str
     console.print(f"  {_shown(out / 'localcloud.log')}  (localcloud's own log)")
     report = json.loads((artifacts / "evaluation.json").read_text())["regression_metrics"]
     console.print("registered model quality: " + ", ".join(f"{k} {v['value']:.3f}" for k, v in report.items()))
+    _show_runtimes(out / "localcloud")
+
+
+_RUNTIME_LINE = re.compile(r"runs on the local (\S+) runtime \S+: (.+)$")
+
+
+def _show_runtimes(data: Path) -> None:
+    """Which image runtime the jobs and the model server ran on, as their logs say (the image's versions)."""
+    seen: dict[str, set[str]] = {}
+    for kind, pattern in (("jobs", "jobs/*/job.log"), ("model server", "endpoints/**/server.log")):
+        for log in data.glob(pattern):
+            with log.open(errors="replace") as lines:
+                found = next((m for line in itertools.islice(lines, 20) if (m := _RUNTIME_LINE.search(line))), None)
+            if found:
+                seen.setdefault(f"{found.group(1)} ({found.group(2)})", set()).add(kind)
+    for runtime, kinds in sorted(seen.items()):
+        console.print(f"{' and '.join(sorted(kinds))} ran on the {runtime}")
 
 
 def _shown(path: Path) -> str:

@@ -249,7 +249,7 @@ def test_processing_steps_run_the_bundled_scripts_on_the_sklearn_image(definitio
             "Parameters.ProcessingInstanceCount"
         )
         assert args["RoleArn"] == ROLE
-    assert config.image_uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert config.image_uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 
 def test_preprocess_reads_the_input_parameter_and_writes_three_splits_per_execution(definition):
@@ -399,7 +399,7 @@ def test_config_resolves_the_regional_sklearn_image():
     from pipelines.config import PipelineConfig
 
     config = PipelineConfig(role_arn=ROLE, bucket=BUCKET, region="eu-west-1")
-    assert config.image_uri == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert config.image_uri == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 
 def test_build_refuses_a_bundle_for_another_bucket(built):

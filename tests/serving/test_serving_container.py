@@ -76,14 +76,24 @@ def test_image_serves_on_all_interfaces_port_8080_via_serve() -> None:
     assert "/usr/local/bin/serve" in DOCKERFILE.read_text()
 
 
-def test_pip_pins_match_the_lock_file() -> None:
-    lock = (ROOT / "uv.lock").read_text()
-    locked = set(re.findall(r'^name = "([^"]+)"\nversion = "([^"]+)"', lock, flags=re.MULTILINE))
-    installs = " ".join(rest for keyword, rest in instructions() if keyword == "RUN" and "pip install" in rest)
-    pins = re.findall(r"([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?==([0-9][^\s\"']*)", installs)
-    assert {name for name, _ in pins} >= {"numpy", "pandas", "scikit-learn", "uvicorn", "uvloop", "httptools"}
-    for name, version in pins:
-        assert (name.lower(), version) in locked, f"{name}=={version} is not what uv.lock pins"
+def test_the_image_serves_with_the_training_images_versions() -> None:
+    """Python minor and every installed package come from the runtime lock of the pipeline's image."""
+    from localcloud.runtimes.specs import spec_for
+    from pipelines.config import SKLEARN_FRAMEWORK_VERSION
+
+    spec = spec_for(f"sagemaker-scikit-learn:{SKLEARN_FRAMEWORK_VERSION}")
+    found = instructions()
+    base = next(rest for keyword, rest in found if keyword == "FROM")
+    assert base == f"python:{spec.python}-slim"
+    lock_copy = next(shlex.split(rest) for keyword, rest in found if keyword == "COPY" and "runtime.lock" in rest)
+    assert ROOT / lock_copy[0] == spec.lock
+    install = shlex.split(next(rest for keyword, rest in found if keyword == "RUN" and "pip install" in rest))
+    packages = install[install.index("install") + 3:install.index("&&")]
+    assert install[install.index("install") + 1:install.index("install") + 3] == ["--constraint", lock_copy[1]]
+    names = {re.sub(r"\[.*\]", "", package) for package in packages}
+    assert names >= {"numpy", "pandas", "scikit-learn", "uvicorn"}
+    assert not any("=" in package or "<" in package for package in packages)  # versions: the lock's only
+    assert names <= set(spec.pins())
 
 
 def test_the_cli_defaults_to_loopback_outside_the_image() -> None:
