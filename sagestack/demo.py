@@ -255,7 +255,7 @@ def _show_runtimes(data: Path) -> None:
             with log.open(errors="replace") as lines:
                 found = next((m for line in itertools.islice(lines, 20) if (m := _RUNTIME_LINE.search(line))), None)
             if found:
-                seen.setdefault(f"{found.group(1)} ({found.group(2)})", set()).add(kind)
+                seen.setdefault(f"{found.group(1)} runtime: {found.group(2)}", set()).add(kind)
     for runtime, kinds in sorted(seen.items()):
         console.print(f"{' and '.join(sorted(kinds))} ran on the {runtime}")
 
