@@ -22,7 +22,7 @@ _cloudformation_ready = threading.Event()
 
 
 def install(data_dir: Path) -> None:
-    """Install our backends (SageMaker, S3) and rule targets into moto (idempotent).
+    """Install our backends (SageMaker, S3, CloudWatch), rule targets and the alarm evaluator (idempotent).
 
     CloudFormation is installed apart (`install_cloudformation`): importing moto's template engine
     imports every service it can create (EC2's region and instance-type tables among them) and
@@ -33,16 +33,21 @@ def install(data_dir: Path) -> None:
     settings.set_data_dir(data_dir)
     if _installed:
         return
+    from moto.cloudwatch import models as cloudwatch
     from moto.s3 import models as s3
     from moto.sagemaker import models
 
     from localcloud import eventbridge
+    from localcloud.cloudwatch import evaluator
+    from localcloud.cloudwatch.backend import LocalCloudWatchBackend
     from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     models.sagemaker_backends.backend = LocalSageMakerBackend
     s3.s3_backends.backend = LocalS3Backend
+    cloudwatch.cloudwatch_backends.backend = LocalCloudWatchBackend
     eventbridge.install()
+    evaluator.start()
     _installed = True
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localcloud import aws, persistence, processes, settings
+from localcloud import aws, clock, persistence, processes, settings
 from localcloud.api.gate import ApiGate
 from localcloud.api.models import SERVICES
 from localcloud.front import FrontLimits, LocalCloudServer, guarded
@@ -148,6 +148,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=_env_number("LOCALCLOUD_SNAPSHOT_INTERVAL", 5.0), metavar="SECONDS",
                         help="with --data-dir, how often the state is saved while it changes (default 5; a graceful "
                              "stop always saves; a hard kill loses at most this much)")
+    parser.add_argument("--time-scale", type=float, default=_env_number(clock.TIME_SCALE_ENV, 1.0), metavar="N",
+                        help="run scheduled time N times faster: alarm periods (a 60 s period lasts 60/N s) and "
+                             "monitoring schedules; timestamps stay real (default 1; env LOCALCLOUD_TIME_SCALE)")
     parser.add_argument("--log-level", default=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"))
     parser.add_argument("--ready-file", metavar="PATH",
                         help="write {url, port, pid} as JSON here once listening (how a launcher that asked for "
@@ -176,6 +179,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                  "snapshot_interval"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    try:
+        clock.set_scale(args.time_scale)
+    except ValueError as e:
+        parser.error(f"--time-scale: {e}")
     return args
 
 

@@ -1,46 +1,12 @@
-"""EventBridge events SageMaker emits, sent through the AWS API like AWS itself would.
-
-Events are queued and delivered by one background thread: the API call that caused
-them returns at once, and the order of changes is kept.
-"""
+"""EventBridge events SageMaker emits, sent through the AWS API like AWS itself would (`localcloud.delivery`)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import queue
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud import aws
-
-log = logging.getLogger("localcloud.events")
-
-_queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-_worker: threading.Thread | None = None
-_lock = threading.Lock()
-
-
-def publish(region: str, entry: dict[str, Any]) -> None:
-    """Queue one PutEvents entry for delivery."""
-    global _worker
-    with _lock:
-        if _worker is None or not _worker.is_alive():
-            _worker = threading.Thread(target=_deliver, name="eventbridge-delivery", daemon=True)
-            _worker.start()
-    _queue.put((region, entry))
-
-
-def _deliver() -> None:
-    while True:
-        region, entry = _queue.get()
-        try:
-            failed = aws.client("events", region).put_events(Entries=[entry]).get("FailedEntryCount", 0)
-            if failed:
-                log.warning("EventBridge refused event %s", entry.get("DetailType"))
-        except Exception:  # delivery problems are logged, never fatal to the API call
-            log.exception("could not deliver event %s", entry.get("DetailType"))
+from localcloud.delivery import publish_event
 
 
 def model_package_changed(package: Any, region: str) -> None:
@@ -58,7 +24,7 @@ def model_package_changed(package: Any, region: str) -> None:
         "ModelMetrics": getattr(package, "model_metrics", None),
         "CustomerMetadataProperties": getattr(package, "customer_metadata_properties", None),
     }
-    publish(region, {
+    publish_event(region, {
         "Source": "aws.sagemaker",
         "DetailType": "SageMaker Model Package State Change",
         "Detail": json.dumps({k: v for k, v in detail.items() if v is not None}, default=str),
