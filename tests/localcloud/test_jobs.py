@@ -16,6 +16,7 @@ import tarfile
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -341,8 +342,10 @@ def test_requirements_txt_is_installed_into_a_cached_layer(s3: Any, bucket: str,
     wheels = tmp_path / "wheels"
     _wheel(wheels, "sagestack_fixture_pkg", "2.5")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))  # a user's package-index setting reaches pip
+    # layers outlive a test run (they live beside the shared runtimes): a file of this run's own
+    requirements = f"# test run {uuid.uuid4()}\nsagestack-fixture-pkg==2.5\n"
     code = put(s3, bucket, "code/req.tar.gz", sourcedir({"train.py": USES_REQUIREMENT_PY,
-                                                         "requirements.txt": "sagestack-fixture-pkg==2.5\n"}))
+                                                         "requirements.txt": requirements}))
     put(s3, bucket, "data/train/part-0.csv", "1,2\n")
     outcomes = []
     for name in ("req-1", "req-2"):

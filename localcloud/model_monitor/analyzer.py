@@ -1,0 +1,151 @@
+"""`python -m localcloud.model_monitor`: localcloud's stand-in for Model Monitor's built-in analyzer.
+
+On AWS a monitoring schedule runs a processing job on the `sagemaker-model-monitor-analyzer` image;
+localcloud maps that image to this program, which honours the same contract: the job's
+environment names the captured data, the baseline and the output folder; it writes
+`statistics.json` and `constraint_violations.json` there, publishes the per-feature metrics to
+CloudWatch (`aws/sagemaker/Endpoints/data-metrics`, dimensions Endpoint and MonitoringSchedule)
+when asked, and ends the job the way the analyzer does: "Completed", "CompletedWithViolations:
+..." in the exit message, or failed with the reason ("Job inputs had no data").
+
+It knows nothing about any model or dataset: features are whatever the baseline lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.model_monitor.capture import CaptureError, csv_columns, read_capture
+from localcloud.model_monitor.data_quality import analyse
+
+__all__ = ["main"]
+
+DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
+_CONTAINER_INPUT = "/opt/ml/processing/input/endpoint"
+_CONTAINER_OUTPUT = "/opt/ml/processing/resultdata"
+
+
+def _setting(name: str, default: str | None = None) -> str | None:
+    """One of the contract's variables (the analyzer's are lower-case: dataset_source, output_path, ...)."""
+    return os.environ.get(name, default)
+
+
+class AnalyzerError(Exception):
+    """The analysis cannot run; the message becomes the job's failure reason."""
+
+
+def _load(variable: str) -> dict[str, Any] | None:
+    path = _setting(variable)
+    if not path:
+        return None
+    try:
+        return dict(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        raise AnalyzerError(f"{variable} names {path}, which does not exist") from None
+    except (ValueError, TypeError) as e:
+        raise AnalyzerError(f"{variable} names {path}, which is not a JSON object: {e}") from None
+
+
+def _capture_index() -> str:
+    """endpointInput (default) or endpointOutput, from dataset_format's sagemakerCaptureJson."""
+    try:
+        fmt = json.loads(_setting("dataset_format") or "{}")
+    except ValueError:
+        raise AnalyzerError(f"dataset_format is not JSON: {_setting('dataset_format')!r}") from None
+    names = ((fmt or {}).get("sagemakerCaptureJson") or {}).get("captureIndexNames") or ["endpointInput"]
+    return str(names[0])
+
+
+def _publish(metrics: dict[str, dict[str, float]], when: datetime) -> None:
+    import boto3
+
+    endpoint = _setting("sagemaker_endpoint_name", "")
+    schedule = _setting("sagemaker_monitoring_schedule_name", "")
+    dims = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
+    data: list[dict[str, Any]] = []
+    for name, values in metrics.items():
+        data.append({"MetricName": f"feature_baseline_drift_{name}", "Dimensions": dims, "Timestamp": when,
+                     "Value": values["drift"]})
+        data.append({"MetricName": f"feature_non_null_{name}", "Dimensions": dims, "Timestamp": when,
+                     "Value": values["completeness"]})
+        if values["count"]:
+            data.append({"MetricName": f"feature_data_{name}", "Dimensions": dims, "Timestamp": when,
+                         "StatisticValues": {"SampleCount": values["count"], "Sum": values["sum"],
+                                             "Minimum": values["min"], "Maximum": values["max"]}})
+    client = boto3.client("cloudwatch")
+    for start in range(0, len(data), 500):
+        client.put_metric_data(Namespace=DATA_METRICS, MetricData=data[start:start + 500])
+
+
+def _when() -> datetime:
+    for variable in ("metric_time", "end_time"):
+        text = _setting(variable)
+        if text:
+            try:
+                return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:
+                raise AnalyzerError(f"{variable} is not an ISO 8601 time: {text!r}") from None
+    return datetime.now(UTC)
+
+
+def run() -> str:
+    """The analysis; returns the job's exit message."""
+    source = Path(_setting("dataset_source") or _CONTAINER_INPUT)
+    output = Path(_setting("output_path") or _CONTAINER_OUTPUT)
+    statistics = _load("baseline_statistics")
+    constraints = _load("baseline_constraints") or {}
+    when = _when()
+    capture = read_capture(source) if source.is_dir() else None
+    if capture is None or len(capture) == 0:
+        raise AnalyzerError("Job inputs had no data")
+    for problem in capture.problems:
+        print(problem, flush=True)
+    index = _capture_index()
+    payloads, encodings = ((capture.inputs, capture.input_encodings) if index == "endpointInput"
+                           else (capture.outputs, capture.output_encodings))
+    table, skipped = csv_columns(payloads, encodings, capture.problems)
+    print(f"analysed {table.num_rows} records from {len(capture)} captured requests ({index}); "
+          f"{capture.skipped + skipped} skipped", flush=True)
+    if table.num_rows == 0:
+        raise AnalyzerError("Job inputs had no data")
+    if statistics is None:  # no baseline: describe the window with unnamed features
+        statistics = {"features": [{"name": name} for name in table.column_names]}
+    result, violations, metrics = analyse(table, statistics, constraints, table.num_rows)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "statistics.json").write_text(json.dumps(result, indent=1))
+    (output / "constraint_violations.json").write_text(
+        json.dumps({"violations": [v.as_json() for v in violations]}, indent=1))
+    for violation in violations:
+        print(f"violation: {violation.feature_name}: {violation.constraint_check_type}: {violation.description}")
+    if _setting("publish_cloudwatch_metrics", "Enabled") == "Enabled":
+        _publish(metrics, when)
+    if violations:
+        return f"CompletedWithViolations: Job completed successfully with {len(violations)} violations."
+    return "Completed: Job completed successfully with no violations."
+
+
+def _write_message(name: str, text: str) -> None:
+    """/opt/ml/output/<name> (or under SM_OUTPUT_DIR): what the job reports as its exit message or failure."""
+    chosen = os.environ.get("SM_OUTPUT_DIR")
+    folder = Path(chosen or "/opt/ml/output")
+    if chosen or folder.parent.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+
+
+def main() -> int:
+    try:
+        message = run()
+    except (AnalyzerError, CaptureError) as e:
+        print(f"Error: {e}", file=sys.stderr, flush=True)
+        _write_message("message", str(e))  # the analyzer's own message
+        _write_message("failure", str(e))  # the job's FailureReason
+        return 255
+    print(message, flush=True)
+    _write_message("message", message)
+    return 0

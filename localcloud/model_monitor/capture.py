@@ -1,0 +1,180 @@
+"""Read what Model Monitor analyses: data-capture JSONL files and ground-truth JSONL files.
+
+A monitoring window can hold a million captured requests, so nothing here loops over records in
+Python: pyarrow's JSON reader parses the files (in parallel, in C++), the payloads are joined into
+one CSV document and pyarrow's CSV reader turns it into columns. A file with a malformed line is
+read again line by line so that its good lines still count; the bad ones are reported with their
+file and line number, never silently dropped and never fatal.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+__all__ = ["Capture", "CaptureError", "csv_columns", "read_capture", "read_ground_truth"]
+
+_BLOCK = 64 << 20
+_MAX_PROBLEMS = 20
+
+
+class CaptureError(ValueError):
+    """The capture cannot be analysed; the message is fit for a FailureReason."""
+
+
+@dataclass
+class Capture:
+    """The records of a window: one entry per captured request (payloads still encoded)."""
+
+    event_ids: pa.Array
+    inference_ids: pa.Array
+    inputs: pa.Array
+    input_encodings: pa.Array
+    outputs: pa.Array
+    output_encodings: pa.Array
+    problems: list[str] = field(default_factory=list)
+    """Lines that could not be read, described (file:line: why), at most _MAX_PROBLEMS."""
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".json", ""))
+
+
+def _table(path: Path, problems: list[str]) -> tuple[pa.Table, int]:
+    """The file's records; on a malformed line, the good lines and a note per bad one."""
+    try:
+        return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=_BLOCK)), 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    rows, bad = [], 0
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError("a line must be a JSON object")
+                rows.append(record)
+            except ValueError as e:
+                bad += 1
+                if len(problems) < _MAX_PROBLEMS:
+                    problems.append(f"{path.name}:{number}: malformed capture line skipped ({e})")
+    return pa.Table.from_pylist(rows), bad
+
+
+def _field(table: pa.Table, *path: str) -> pa.Array:
+    """A nested field as a string array (nulls where a record lacks it)."""
+    column: pa.Array | pa.ChunkedArray | None = table.column(path[0]) if path[0] in table.column_names else None
+    for name in path[1:]:
+        if column is None:
+            break
+        combined = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_struct(combined.type) or combined.type.get_field_index(name) < 0:
+            column = None
+            break
+        column = combined.field(name)
+    if column is None:
+        return pa.nulls(table.num_rows, pa.string())
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
+
+
+def read_capture(folder: Path) -> Capture:
+    """Every captured request under `folder` (any depth), in file order."""
+    problems: list[str] = []
+    parts: dict[str, list[pa.Array]] = {k: [] for k in ("event", "inference", "in", "in_enc", "out", "out_enc")}
+    skipped = 0
+    for path in _files(folder):
+        table, bad = _table(path, problems)
+        skipped += bad
+        if table.num_rows == 0:
+            continue
+        parts["event"].append(_field(table, "eventMetadata", "eventId"))
+        parts["inference"].append(_field(table, "eventMetadata", "inferenceId"))
+        parts["in"].append(_field(table, "captureData", "endpointInput", "data"))
+        parts["in_enc"].append(_field(table, "captureData", "endpointInput", "encoding"))
+        parts["out"].append(_field(table, "captureData", "endpointOutput", "data"))
+        parts["out_enc"].append(_field(table, "captureData", "endpointOutput", "encoding"))
+    joined = {k: pa.concat_arrays(v) if v else pa.array([], pa.string()) for k, v in parts.items()}
+    return Capture(joined["event"], joined["inference"], joined["in"], joined["in_enc"], joined["out"],
+                   joined["out_enc"], problems, skipped)
+
+
+def _payload_texts(payloads: pa.Array, encodings: pa.Array) -> tuple[list[str], int]:
+    """Each payload as CSV text (BASE64 decoded, JSON lists flattened), and how many could not be."""
+    present = pc.fill_null(pc.invert(pc.is_null(payloads)), False)
+    if pc.all(pc.fill_null(pc.equal(encodings, "CSV"), False)).as_py():  # the common case, vectorised
+        kept = pc.filter(payloads, present)
+        return pc.utf8_rtrim(kept, characters="\r\n").to_pylist(), len(payloads) - len(kept)
+    texts, skipped = [], 0
+    for text, encoding in zip(payloads.to_pylist(), encodings.to_pylist(), strict=True):
+        try:
+            if text is None:
+                raise ValueError("no payload")
+            if encoding == "BASE64":
+                text = base64.b64decode(text, validate=True).decode("utf-8")
+            elif encoding == "JSON":
+                value = json.loads(text)
+                rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
+                if not all(isinstance(row, list) for row in rows):
+                    raise ValueError("a JSON payload must be a list of values (or of rows)")
+                text = "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            skipped += 1
+            continue
+        texts.append(text.rstrip("\r\n"))
+    return texts, skipped
+
+
+def csv_columns(payloads: pa.Array, encodings: pa.Array, problems: list[str]) -> tuple[pa.Table, int]:
+    """The payloads' CSV rows as columns `_c0`, `_c1`... (as the analyzer names headerless columns).
+
+    Returns the table and how many rows were skipped (a row with another column count than the
+    first one, or a JSON payload that is not a flat list of values).
+    """
+    texts, skipped = _payload_texts(payloads, encodings)
+    if not texts:
+        return pa.table({}), skipped
+    invalid = 0
+
+    def count_invalid(row: pacsv.InvalidRow) -> str:
+        nonlocal invalid
+        invalid += 1
+        if len(problems) < _MAX_PROBLEMS:
+            problems.append(f"captured row skipped: expected {row.expected_columns} columns, got {row.actual_columns}")
+        return "skip"
+
+    blob = "\n".join(texts).encode()
+    table = pacsv.read_csv(
+        io.BytesIO(blob), read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=_BLOCK),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=count_invalid))
+    table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
+    return table, skipped + invalid
+
+
+def read_ground_truth(folder: Path) -> tuple[pa.Array, pa.Array, list[str]]:
+    """Ground-truth labels under `folder`: (event ids, label texts, problems)."""
+    problems: list[str] = []
+    ids, labels = [], []
+    for path in _files(folder):
+        table, _bad = _table(path, problems)
+        if table.num_rows == 0:
+            continue
+        ids.append(_field(table, "eventMetadata", "eventId"))
+        labels.append(_field(table, "groundTruthData", "data"))
+    if not ids:
+        return pa.array([], pa.string()), pa.array([], pa.string()), problems
+    return pa.concat_arrays(ids), pa.concat_arrays(labels), problems
