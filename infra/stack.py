@@ -9,6 +9,7 @@ from infra import outputs
 from infra.alerts import Alerts
 from infra.config import StageConfig
 from infra.events import Events
+from infra.model_monitor import DataQualityMonitor
 from infra.monitoring import Monitoring
 from infra.pipeline import PREFIX, TrainingPipeline
 from infra.registry import ModelRegistry
@@ -44,6 +45,8 @@ class SageStack(cdk.Stack):
         if self.events.retraining is not None:
             self.events.retraining.node.add_dependency(self.pipeline.pipeline)
         self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture)
+        self.data_quality = DataQualityMonitor(self, "DataQualityMonitor", config=config, role=r.model,
+                                               serving=self.serving, reports=s.capture)
         self._outputs()
 
     def _outputs(self) -> None:

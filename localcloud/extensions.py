@@ -41,6 +41,7 @@ def install(data_dir: Path) -> None:
     from localcloud.cloudwatch import evaluator
     from localcloud.cloudwatch.backend import LocalCloudWatchBackend
     from localcloud.s3.backend import LocalS3Backend
+    from localcloud.sagemaker import monitoring
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     models.sagemaker_backends.backend = LocalSageMakerBackend
@@ -48,6 +49,7 @@ def install(data_dir: Path) -> None:
     cloudwatch.cloudwatch_backends.backend = LocalCloudWatchBackend
     eventbridge.install()
     evaluator.start()
+    monitoring.start()
     _installed = True
 
 

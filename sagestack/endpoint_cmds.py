@@ -15,7 +15,12 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
-from infra.outputs import DIGEST_PARAMETER, PACKAGE_PARAMETER
+from infra.outputs import (
+    BASELINE_CONSTRAINTS_PARAMETER,
+    BASELINE_STATISTICS_PARAMETER,
+    DIGEST_PARAMETER,
+    PACKAGE_PARAMETER,
+)
 from sagestack import registry, render
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
@@ -63,6 +68,18 @@ def _approved_package(app: App, which: str | None) -> dict[str, Any]:
     return package
 
 
+def _baseline(app: App, arn: str) -> tuple[str, str]:
+    """The package's data-quality baseline (statistics, constraints S3 URIs) for the stack's monitor; "" if none."""
+    described = app.sagemaker.describe_model_package(ModelPackageName=arn)
+    quality = (described.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    statistics = str((quality.get("Statistics") or {}).get("S3Uri") or "")
+    constraints = str((quality.get("Constraints") or {}).get("S3Uri") or "")
+    if not (statistics and constraints):
+        app.out.print("the package has no data-quality baseline: the endpoint will have no Model Monitor schedule")
+        return "", ""
+    return statistics, constraints
+
+
 def _check_deployable(app: App, name: str) -> dict[str, Any] | None:
     """The endpoint's description; a clear error when its state stops a deploy."""
     existing = describe(app, name)
@@ -100,7 +117,9 @@ def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
         return
     app.out.print(f"{'updating' if existing else 'creating'} endpoint {name} with model package version {version} "
                   f"through stack {s.stack.name}")
-    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin}, yes=yes)
+    statistics, constraints = _baseline(app, arn)
+    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin, BASELINE_STATISTICS_PARAMETER: statistics,
+                              BASELINE_CONSTRAINTS_PARAMETER: constraints}, yes=yes)
     final = describe(app, name)
     if final is None or final["EndpointStatus"] != "InService":
         status = final["EndpointStatus"] if final else "missing"
@@ -177,7 +196,8 @@ def delete(app: App, yes: bool) -> None:
         return
     if app.target.aws and not yes:
         click.confirm(f"remove endpoint {name} from stack {s.stack.name} on {app.target.description}?", abort=True)
-    took = deploy_stack(app, {PACKAGE_PARAMETER: "", DIGEST_PARAMETER: ""}, yes=True)
+    took = deploy_stack(app, {PACKAGE_PARAMETER: "", DIGEST_PARAMETER: "", BASELINE_STATISTICS_PARAMETER: "",
+                              BASELINE_CONSTRAINTS_PARAMETER: ""}, yes=True)
     if describe(app, name) is not None:
         raise SagestackError(f"the stack deployed but endpoint {name} still exists (it is not the stack's; "
                              "delete it with the SageMaker API)")

@@ -8,6 +8,8 @@
   is still Creating. Here it takes its name from the template, waits until the endpoint is
   InService (or fails with the endpoint's own FailureReason), and updates in place with
   UpdateEndpoint (blue/green, all at once: the template's `DeploymentConfig` is not honoured yet).
+- AWS::SageMaker::DataQualityJobDefinition and AWS::SageMaker::MonitoringSchedule: moto skips them;
+  here they are the job definitions and schedules `localcloud.sagemaker.monitoring` runs.
 """
 
 from __future__ import annotations
@@ -183,3 +185,61 @@ class Endpoint(ResourceType, CloudFormationModel):
         backend = _backend(self.account_id, self.region)
         if self.attributes["EndpointName"] in backend.endpoints:
             backend.delete_endpoint(self.attributes["EndpointName"])
+
+
+class DataQualityJobDefinition(ResourceType, CloudFormationModel):
+    """Model Monitor's data-quality job definition (every property is create-only: a change replaces it)."""
+
+    TYPE = "AWS::SageMaker::DataQualityJobDefinition"
+    NAME_PROPERTY = "JobDefinitionName"
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> DataQualityJobDefinition:
+        name = _fit(name)
+        created = _backend(account_id, region).create_data_quality_job_definition(
+            account_id=account_id, job_definition_name=name, tags=properties.get("Tags") or [],
+            role_arn=properties["RoleArn"], job_resources=properties.get("JobResources"),
+            stopping_condition=properties.get("StoppingCondition"), environment=properties.get("Environment"),
+            network_config=properties.get("NetworkConfig"),
+            data_quality_baseline_config=properties.get("DataQualityBaselineConfig"),
+            data_quality_app_specification=properties.get("DataQualityAppSpecification"),
+            data_quality_job_input=properties.get("DataQualityJobInput"),
+            data_quality_job_output_config=properties.get("DataQualityJobOutputConfig"))
+        arn = created["JobDefinitionArn"]
+        return cls(arn, account_id, region, properties, {"JobDefinitionArn": arn, "JobDefinitionName": name})
+
+    def remove(self) -> None:
+        backend = _backend(self.account_id, self.region)
+        if self.attributes["JobDefinitionName"] in backend.data_quality_job_definitions:
+            backend.delete_data_quality_job_definition(self.attributes["JobDefinitionName"])
+
+
+class MonitoringSchedule(ResourceType, CloudFormationModel):
+    """A monitoring schedule; a changed MonitoringScheduleConfig updates it in place."""
+
+    TYPE = "AWS::SageMaker::MonitoringSchedule"
+    NAME_PROPERTY = "MonitoringScheduleName"
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> MonitoringSchedule:
+        name = _fit(name)
+        try:
+            arn = _backend(account_id, region).monitoring.create(name, properties["MonitoringScheduleConfig"])
+        except Exception as e:  # the API's own error says what is wrong with the config
+            raise ResourceFailed(f"{getattr(e, 'message', None) or e}") from None
+        return cls(arn, account_id, region, properties, {"MonitoringScheduleArn": arn,
+                                                          "MonitoringScheduleName": name})
+
+    def update(self, name: str, properties: dict[str, Any]) -> MonitoringSchedule:
+        try:
+            _backend(self.account_id, self.region).monitoring.update(self.attributes["MonitoringScheduleName"],
+                                                                     properties["MonitoringScheduleConfig"])
+        except Exception as e:
+            raise ResourceFailed(f"{getattr(e, 'message', None) or e}") from None
+        self.properties = properties
+        return self
+
+    def remove(self) -> None:
+        monitoring = _backend(self.account_id, self.region).monitoring
+        if self.attributes["MonitoringScheduleName"] in monitoring.schedules:
+            monitoring.delete(self.attributes["MonitoringScheduleName"])

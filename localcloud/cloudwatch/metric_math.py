@@ -3,7 +3,8 @@
 Each metric query is a time series (period start -> value); an expression combines them
 period by period. Supported: numbers, query ids, + - * / ^ and parentheses, comparison
 operators (1 or 0), and the functions alarms use most: ABS, CEIL, FLOOR, MIN/MAX/SUM/AVG of
-several series (per period), FILL(series, value), IF(condition, a, b). Parsed with Python's
+several series or an array of them (`MAX([m1, m2])`, per period), FILL(series, value),
+IF(condition, a, b). Parsed with Python's
 `ast` and evaluated by walking the tree: nothing is ever executed.
 """
 
@@ -102,7 +103,13 @@ class _Evaluator:
             return _combine([self.node(node.left), self.node(node.comparators[0])],
                             lambda a, b: 1.0 if compare(a, b) else 0.0)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return self.call(node.func.id, [self.node(a) for a in node.args])
+            args: list[Value] = []
+            for arg in node.args:  # MAX([m1, m2]): an array of series is its members
+                if isinstance(arg, ast.List):
+                    args.extend(self.node(a) for a in arg.elts)
+                else:
+                    args.append(self.node(arg))
+            return self.call(node.func.id, args)
         raise MetricMathError(f"unsupported metric math: {ast.unparse(node)}")
 
     def call(self, name: str, args: list[Value]) -> Value:

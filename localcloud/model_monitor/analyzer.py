@@ -82,15 +82,25 @@ def _publish(metrics: dict[str, dict[str, float]], when: datetime) -> None:
         client.put_metric_data(Namespace=DATA_METRICS, MetricData=data[start:start + 500])
 
 
+def _time(variable: str) -> datetime | None:
+    text = _setting(variable)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise AnalyzerError(f"{variable} is not an ISO 8601 time: {text!r}") from None
+
+
+def _window() -> tuple[float, float] | None:
+    """[start_time, end_time) as epoch seconds, when the job gives both (a schedule's analysis window)."""
+    start, end = _time("start_time"), _time("end_time")
+    return (start.timestamp(), end.timestamp()) if start and end else None
+
+
 def _when() -> datetime:
-    for variable in ("metric_time", "end_time"):
-        text = _setting(variable)
-        if text:
-            try:
-                return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-            except ValueError:
-                raise AnalyzerError(f"{variable} is not an ISO 8601 time: {text!r}") from None
-    return datetime.now(UTC)
+    """The metrics' timestamp: metric_time, else end_time, else now."""
+    return _time("metric_time") or _time("end_time") or datetime.now(UTC)
 
 
 def run() -> str:
@@ -101,6 +111,9 @@ def run() -> str:
     constraints = _load("baseline_constraints") or {}
     when = _when()
     capture = read_capture(source) if source.is_dir() else None
+    window = _window()
+    if capture is not None and window is not None:
+        capture = capture.within(*window)
     if capture is None or len(capture) == 0:
         raise AnalyzerError("Job inputs had no data")
     for problem in capture.problems:

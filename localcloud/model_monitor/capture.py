@@ -40,12 +40,25 @@ class Capture:
     input_encodings: pa.Array
     outputs: pa.Array
     output_encodings: pa.Array
+    inference_times: pa.Array
     problems: list[str] = field(default_factory=list)
     """Lines that could not be read, described (file:line: why), at most _MAX_PROBLEMS."""
     skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.event_ids)
+
+    def within(self, start: float, end: float) -> Capture:
+        """The records whose inferenceTime lies in [start, end) (epoch seconds); undated ones stay."""
+        stamps = pc.strptime(self.inference_times, format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=True)
+        seconds = pc.cast(pc.cast(stamps, pa.int64()), pa.float64())
+        keep = pc.fill_null(pc.and_(pc.greater_equal(seconds, start), pc.less(seconds, end)), True)
+        def kept(array: pa.Array) -> pa.Array:
+            return pc.filter(array, keep)
+
+        return Capture(kept(self.event_ids), kept(self.inference_ids), kept(self.inputs), kept(self.input_encodings),
+                       kept(self.outputs), kept(self.output_encodings), kept(self.inference_times), self.problems,
+                       self.skipped)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -95,7 +108,8 @@ def _field(table: pa.Table, *path: str) -> pa.Array:
 def read_capture(folder: Path) -> Capture:
     """Every captured request under `folder` (any depth), in file order."""
     problems: list[str] = []
-    parts: dict[str, list[pa.Array]] = {k: [] for k in ("event", "inference", "in", "in_enc", "out", "out_enc")}
+    parts: dict[str, list[pa.Array]] = {k: [] for k in ("event", "inference", "in", "in_enc", "out", "out_enc",
+                                                          "time")}
     skipped = 0
     for path in _files(folder):
         table, bad = _table(path, problems)
@@ -108,9 +122,10 @@ def read_capture(folder: Path) -> Capture:
         parts["in_enc"].append(_field(table, "captureData", "endpointInput", "encoding"))
         parts["out"].append(_field(table, "captureData", "endpointOutput", "data"))
         parts["out_enc"].append(_field(table, "captureData", "endpointOutput", "encoding"))
+        parts["time"].append(_field(table, "eventMetadata", "inferenceTime"))
     joined = {k: pa.concat_arrays(v) if v else pa.array([], pa.string()) for k, v in parts.items()}
     return Capture(joined["event"], joined["inference"], joined["in"], joined["in_enc"], joined["out"],
-                   joined["out_enc"], problems, skipped)
+                   joined["out_enc"], joined["time"], problems, skipped)
 
 
 def _payload_texts(payloads: pa.Array, encodings: pa.Array) -> tuple[list[str], int]:

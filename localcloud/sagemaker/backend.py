@@ -27,6 +27,7 @@ from localcloud.sagemaker import events, urls
 from localcloud.sagemaker.definition import DefinitionError, parse_definition
 from localcloud.sagemaker.endpoints import EndpointFleet
 from localcloud.sagemaker.executions import ExecutionRunner
+from localcloud.sagemaker.monitoring import MonitoringSchedules
 from localcloud.sagemaker.step_policies import StepCache
 from localcloud.sagemaker.work import (
     JOB_KINDS,
@@ -62,6 +63,8 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         """Each execution's runner: it holds the steps ListPipelineExecutionSteps reports."""
         self.step_cache = StepCache()
         """Successful runs of caching steps, for later executions of the same pipeline."""
+        self.monitoring = MonitoringSchedules(self)
+        """Model Monitor's schedules and their executions."""
 
     @property
     def _url_module(self) -> Any:

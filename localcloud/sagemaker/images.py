@@ -16,8 +16,10 @@ for all of a repository's versions; several entries separated by commas.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from localcloud.runtimes.specs import ImageSpec, all_specs
 from localcloud.runtimes.store import BuildError, BuiltRuntime, RuntimeStore
@@ -43,7 +45,18 @@ class Runtime:
     description: str
     """For logs: which runtime and what it contains (Python and library versions)."""
     built: BuiltRuntime | None = None
-    """None when the user pointed the image at an interpreter of their own."""
+    """None when the user pointed the image at an interpreter of their own, or for a built-in image."""
+    command: tuple[str, ...] = ()
+    """A built-in image's own entry point (what it runs when the job names none)."""
+    pythonpath: str | None = None
+    """Where a built-in image's program lives (localcloud's own package folder)."""
+
+
+BUILT_IN_IMAGES = {
+    "sagemaker-model-monitor-analyzer": ("localcloud.model_monitor",
+                                         "localcloud's implementation of Model Monitor's analyzer contract"),
+}
+"""Images whose documented contract localcloud implements itself: repository -> (module, what it is)."""
 
 
 def _name_and_tag(image_uri: str) -> tuple[str, str | None]:
@@ -69,6 +82,16 @@ def supported_tags(repository: str) -> list[str]:
     return [version + PROCESSOR_SUFFIX for version in all_specs().get(repository, {})]
 
 
+def _built_in(image_uri: str) -> Runtime | None:
+    found = BUILT_IN_IMAGES.get(repository_of(image_uri))
+    if found is None:
+        return None
+    module, what = found
+    home = str(Path(__file__).resolve().parents[2])  # the folder holding the localcloud package
+    return Runtime(repository_of(image_uri), sys.executable, f"{what} ({module}, Python {sys.version.split()[0]})",
+                   command=(sys.executable, "-m", module), pythonpath=home)
+
+
 def image_spec(image_uri: str | None) -> ImageSpec:
     """The spec of the image version `image_uri` names, or UnsupportedImageError saying what is supported."""
     if not image_uri:
@@ -80,7 +103,8 @@ def image_spec(image_uri: str | None) -> ImageSpec:
         known = ", ".join(sorted(specs))
         raise UnsupportedImageError(
             f"ClientError: image {image_uri} cannot run locally: no container runtime is available, and only "
-            f"SageMaker framework images ({known}) map to a local Python runtime")
+            f"SageMaker framework images ({known}) map to a local Python runtime, and Model Monitor's analyzer "
+            f"to localcloud's own")
     tag = _name_and_tag(image_uri)[1]
     version = tag.removesuffix(PROCESSOR_SUFFIX) if tag else None
     if version not in versions:
@@ -104,6 +128,9 @@ def _override(spec: ImageSpec) -> str | None:
 def resolve_runtime(image_uri: str | None, progress: Callable[[str], None] | None = None,
                     store: RuntimeStore | None = None) -> Runtime:
     """The local runtime for `image_uri`, built on its first use; UnsupportedImageError says why there is none."""
+    built_in = _built_in(image_uri) if image_uri else None
+    if built_in is not None:
+        return built_in
     spec = image_spec(image_uri)
     python = _override(spec)
     if python is not None:

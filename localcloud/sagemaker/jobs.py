@@ -421,12 +421,15 @@ def _processing(job: _Job) -> JobOutcome:
     _write_json(job.root / "config" / "processingjobconfig.json", config)
     _write_json(job.root / "config" / "resourceconfig.json", _resource_config(cluster.get("InstanceType")))
 
-    entry = list(app.get("ContainerEntrypoint") or [])
+    assert job.runtime is not None
+    entry = list(app.get("ContainerEntrypoint") or []) or list(job.runtime.command)
     if not entry:
         raise _JobError(f"ClientError: image {app.get('ImageUri')} would run its default entrypoint, which "
                         f"localcloud cannot know: set AppSpecification.ContainerEntrypoint")
     argv = job.resolve_argv(entry + [str(a) for a in app.get("ContainerArguments") or []])
     env = job.base_env() | job.user_env()
+    if job.runtime.pythonpath:  # a built-in image's program is localcloud's own
+        env["PYTHONPATH"] = job.runtime.pythonpath
     result = job.run(argv, str(job.scratch), env, max_runtime)
 
     message = _read_text(job.root / "output" / "message")

@@ -80,3 +80,44 @@ class LocalSageMakerResponse(SageMakerResponse):
     def delete_model_package_group(self) -> ActionResult:
         self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
         return EmptyResult()
+
+    # ------------------------------------------------------------------ monitoring schedules (moto has none)
+    def create_monitoring_schedule(self) -> ActionResult:
+        request = self._request()
+        arn = self.sagemaker_backend.monitoring.create(request.get("MonitoringScheduleName", ""),
+                                                       request.get("MonitoringScheduleConfig") or {})
+        return ActionResult({"MonitoringScheduleArn": arn})
+
+    def describe_monitoring_schedule(self) -> ActionResult:
+        name = self._request().get("MonitoringScheduleName", "")
+        return ActionResult(self.sagemaker_backend.monitoring.describe(name))
+
+    def list_monitoring_schedules(self) -> ActionResult:
+        request = self._request()
+        found = self.sagemaker_backend.monitoring.summaries(request.get("EndpointName"), request.get("StatusEquals"))
+        return ActionResult({"MonitoringScheduleSummaries": found[:int(request.get("MaxResults") or 100)]})
+
+    def update_monitoring_schedule(self) -> ActionResult:
+        request = self._request()
+        arn = self.sagemaker_backend.monitoring.update(request.get("MonitoringScheduleName", ""),
+                                                       request.get("MonitoringScheduleConfig") or {})
+        return ActionResult({"MonitoringScheduleArn": arn})
+
+    def stop_monitoring_schedule(self) -> EmptyResult:
+        self.sagemaker_backend.monitoring.stop(self._request().get("MonitoringScheduleName", ""))
+        return EmptyResult()
+
+    def start_monitoring_schedule(self) -> EmptyResult:
+        self.sagemaker_backend.monitoring.start(self._request().get("MonitoringScheduleName", ""))
+        return EmptyResult()
+
+    def delete_monitoring_schedule(self) -> EmptyResult:
+        self.sagemaker_backend.monitoring.delete(self._request().get("MonitoringScheduleName", ""))
+        return EmptyResult()
+
+    def list_monitoring_executions(self) -> ActionResult:
+        request = self._request()
+        found = self.sagemaker_backend.monitoring.executions(
+            request.get("MonitoringScheduleName"), request.get("EndpointName"), request.get("StatusEquals"))
+        return ActionResult({"MonitoringExecutionSummaries": found[:int(request.get("MaxResults") or 100)]})
+

@@ -159,6 +159,7 @@ def test_metric_math_combines_series_per_period() -> None:
     assert evaluate_expression("x", {"x": "IF(e > 1, e, 0) + ABS(-r)"}, inputs) == {0.0: 102.0, 60.0: 50.0,
                                                                                    120.0: 5.0}
     assert evaluate_expression("s", {"s": "SUM(e, r)"}, inputs) == {0.0: 102.0, 60.0: 50.0, 120.0: 5.0}
+    assert evaluate_expression("m", {"m": "MAX([e, r])"}, inputs) == {0.0: 100.0, 60.0: 50.0, 120.0: 5.0}
     assert evaluate_expression("f", {"f": "FILL(g, 0)", "g": "e * 2"}, {"e": {0.0: 1.0}, "r": requests}) == {
         0.0: 2.0, 60.0: 0.0, 120.0: 0.0}
 

@@ -288,8 +288,8 @@ def test_an_operation_moto_lacks_answers_501_not_500(localcloud: LocalCloud) -> 
 
 
 @pytest.mark.parametrize(("service", "operation", "action"), [
-    ("cloudwatch", "describe_alarm_history", "DescribeAlarmHistory"),  # query protocol
-    ("sagemaker", "list_monitoring_schedules", "ListMonitoringSchedules"),  # JSON protocol
+    ("cloudwatch", "describe_anomaly_detectors", "DescribeAnomalyDetectors"),  # CloudWatch's protocol
+    ("sagemaker", "list_inference_recommendations_jobs", "ListInferenceRecommendationsJobs"),  # JSON protocol
 ])
 def test_operations_localcloud_lacks_say_so_by_name_through_the_sdk(localcloud: LocalCloud, service: str,
                                                                     operation: str, action: str) -> None:
