@@ -6,7 +6,10 @@ environment names the captured data, the baseline and the output folder; it writ
 `statistics.json` and `constraint_violations.json` there, publishes the per-feature metrics to
 CloudWatch (`aws/sagemaker/Endpoints/data-metrics`, dimensions Endpoint and MonitoringSchedule)
 when asked, and ends the job the way the analyzer does: "Completed", "CompletedWithViolations:
-..." in the exit message, or failed with the reason ("Job inputs had no data").
+..." in the exit message, or failed with the reason ("Job inputs had no data"). With
+`analysis_type=MODEL_QUALITY` it merges the window's predictions with the ground truth under
+`groundtruth_source` (localcloud's name: on AWS a separate merge job does this) and publishes the
+regression metrics to `aws/sagemaker/Endpoints/model-metrics`.
 
 It knows nothing about any model or dataset: features are whatever the baseline lists.
 """
@@ -14,13 +17,15 @@ It knows nothing about any model or dataset: features are whatever the baseline 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.model_monitor.capture import CaptureError, csv_columns, read_capture
+from localcloud.model_monitor import model_quality
+from localcloud.model_monitor.capture import Capture, CaptureError, csv_columns, read_capture, read_ground_truth
 from localcloud.model_monitor.data_quality import analyse
 
 __all__ = ["main"]
@@ -64,9 +69,7 @@ def _capture_index() -> str:
 def _publish(metrics: dict[str, dict[str, float]], when: datetime) -> None:
     import boto3
 
-    endpoint = _setting("sagemaker_endpoint_name", "")
-    schedule = _setting("sagemaker_monitoring_schedule_name", "")
-    dims = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
+    dims = _dimensions()
     data: list[dict[str, Any]] = []
     for name, values in metrics.items():
         data.append({"MetricName": f"feature_baseline_drift_{name}", "Dimensions": dims, "Timestamp": when,
@@ -103,6 +106,64 @@ def _when() -> datetime:
     return _time("metric_time") or _time("end_time") or datetime.now(UTC)
 
 
+MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
+_CONTAINER_GROUND_TRUTH = "/opt/ml/processing/groundtruth"
+
+
+def _dimensions() -> list[dict[str, str]]:
+    return [{"Name": "Endpoint", "Value": _setting("sagemaker_endpoint_name", "") or ""},
+            {"Name": "MonitoringSchedule", "Value": _setting("sagemaker_monitoring_schedule_name", "") or ""}]
+
+
+def _ended(violations: int) -> str:
+    if violations:
+        return f"CompletedWithViolations: Job completed successfully with {violations} violations."
+    return "Completed: Job completed successfully with no violations."
+
+
+def run_model_quality(capture: Capture, output: Path, when: datetime) -> str:
+    """Regression quality of the window: predictions merged with the uploaded ground truth."""
+    problem = _setting("problem_type", "Regression")
+    if problem != "Regression":
+        raise AnalyzerError(f"problem_type {problem} is not analysed by localcloud (Regression is)")
+    truth_ids, truth_labels, problems = read_ground_truth(Path(_setting("groundtruth_source") or
+                                                               _CONTAINER_GROUND_TRUTH))
+    for problem_line in problems:
+        print(problem_line, flush=True)
+    try:
+        column = int(_setting("inference_attribute") or 0)
+    except ValueError:
+        raise AnalyzerError(f"inference_attribute must be a column index, not {_setting('inference_attribute')!r}"
+                            ) from None
+    merged = model_quality.merge(capture.event_ids, capture.inference_ids, capture.outputs, truth_ids, truth_labels,
+                                 column)
+    print(f"merged {len(merged.labels)} predictions with ground truth; {merged.unlabelled} without a label yet, "
+          f"{merged.unknown} labels for no captured prediction, {merged.unreadable} not numbers", flush=True)
+    if len(merged.labels) == 0:
+        raise AnalyzerError(f"Job inputs had no data: no ground truth matched the window's {len(capture)} captured "
+                            f"predictions ({len(truth_ids)} labels read)")
+    metrics = model_quality.regression_metrics(merged.predictions, merged.labels)
+    constraints = _load("baseline_constraints") or {}
+    found = model_quality.violations(metrics, constraints)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "statistics.json").write_text(json.dumps({
+        "version": 0.0, "dataset": {"item_count": len(merged.labels), "evaluation_time": when.isoformat()},
+        "regression_metrics": metrics}, indent=1))
+    (output / "constraint_violations.json").write_text(json.dumps({"violations": [v.as_json() for v in found]},
+                                                                   indent=1))
+    for violation in found:
+        print(f"violation: {violation.description}", flush=True)
+    if _setting("publish_cloudwatch_metrics", "Enabled") == "Enabled":
+        import boto3
+
+        finite = {name: values["value"] for name, values in metrics.items()
+                  if isinstance(values["value"], float) and math.isfinite(values["value"])}
+        boto3.client("cloudwatch").put_metric_data(Namespace=MODEL_METRICS, MetricData=[
+            {"MetricName": name, "Dimensions": _dimensions(), "Timestamp": when, "Value": value}
+            for name, value in finite.items()])
+    return _ended(len(found))
+
+
 def run() -> str:
     """The analysis; returns the job's exit message."""
     source = Path(_setting("dataset_source") or _CONTAINER_INPUT)
@@ -116,6 +177,8 @@ def run() -> str:
         capture = capture.within(*window)
     if capture is None or len(capture) == 0:
         raise AnalyzerError("Job inputs had no data")
+    if _setting("analysis_type") == "MODEL_QUALITY":
+        return run_model_quality(capture, output, when)
     for problem in capture.problems:
         print(problem, flush=True)
     index = _capture_index()
@@ -137,9 +200,7 @@ def run() -> str:
         print(f"violation: {violation.feature_name}: {violation.constraint_check_type}: {violation.description}")
     if _setting("publish_cloudwatch_metrics", "Enabled") == "Enabled":
         _publish(metrics, when)
-    if violations:
-        return f"CompletedWithViolations: Job completed successfully with {len(violations)} violations."
-    return "Completed: Job completed successfully with no violations."
+    return _ended(len(violations))
 
 
 def _write_message(name: str, text: str) -> None:

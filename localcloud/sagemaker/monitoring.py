@@ -10,7 +10,9 @@ Each execution is a processing job built as AWS builds it: one input per capture
 endpoint that overlaps the analysis window (at `<LocalPath>/<endpoint>/<variant>/yyyy/mm/dd/hh`),
 the baseline files, the analyzer's environment (dataset_source, output_path, start_time, ...),
 its reports to `<S3Uri>/<endpoint>/<schedule>/yyyy/mm/dd/hh`. A window without captured data
-fails the execution with "Job inputs had no data" and starts no job. The execution's status
+fails the execution with "Job inputs had no data" and starts no job. Model-quality schedules
+(MonitoringType ModelQuality) also mount the ground truth's hour folders, from the window's start
+on (labels arrive after the predictions), at /opt/ml/processing/groundtruth. The execution's status
 follows its job: Completed, CompletedWithViolations (the analyzer's exit message says so),
 Failed with the analyzer's reason, or Stopped.
 """
@@ -45,6 +47,7 @@ _OFFSET = re.compile(r"-P(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)")
 _ENDED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 BASELINE_DIR = "/opt/ml/processing/baseline"
 RESULT_DIR = "/opt/ml/processing/resultdata"
+GROUND_TRUTH_DIR = "/opt/ml/processing/groundtruth"
 
 
 def parse_schedule(expression: str) -> tuple[int, int] | None:
@@ -339,8 +342,20 @@ class MonitoringSchedules:
                     "role": inline.get("RoleArn"), "stopping": inline.get("StoppingCondition")}
         name = config.get("MonitoringJobDefinitionName")
         kind = config.get("MonitoringType") or "DataQuality"
+        if kind == "ModelQuality":
+            quality = self.backend.model_quality_job_definitions.get(str(name))
+            if quality is None:
+                raise ValidationError(f"Could not find model quality job definition {name}")
+            job_input = quality.model_quality_job_input or {}
+            return {"input": job_input.get("EndpointInput") or {},
+                    "ground_truth": (job_input.get("GroundTruthS3Input") or {}).get("S3Uri"),
+                    "baseline": quality.model_quality_baseline_config or {},
+                    "app": quality.model_quality_app_specification or {},
+                    "outputs": (quality.model_quality_job_output_config or {}).get("MonitoringOutputs") or [],
+                    "resources": quality.job_resources or {}, "env": {}, "role": quality.role_arn,
+                    "stopping": quality.stopping_condition}
         if kind != "DataQuality":
-            raise ValidationError(f"MonitoringType {kind} is not run by localcloud yet (DataQuality is)")
+            raise ValidationError(f"MonitoringType {kind} is not run by localcloud (DataQuality and ModelQuality are)")
         stored = self.backend.data_quality_job_definitions.get(str(name))
         if stored is None:
             raise ValidationError(f"Could not find data quality job definition {name}")
@@ -359,22 +374,26 @@ class MonitoringSchedules:
         destination = str(capture.get("DestinationS3Uri") or "")
         if not destination.startswith("s3://"):
             raise _NoData(f"Endpoint {endpoint} captures no data (no DataCaptureConfig): Job inputs had no data")
-        bucket, _, prefix = destination.removeprefix("s3://").partition("/")
-        base = f"{prefix.rstrip('/')}/{endpoint}/" if prefix else f"{endpoint}/"
+        return self._hours(f"{destination.rstrip('/')}/{endpoint}", start, end, levels=5)
+
+    def _hours(self, uri: str, start: float, end: float, levels: int) -> list[tuple[str, str]]:
+        """Hour folders under `uri` (`[variant/]yyyy/mm/dd/hh`, `levels` deep) overlapping [start, end)."""
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        base = f"{prefix.rstrip('/')}/" if prefix else ""
         s3 = aws.client("s3", self.backend.region_name)
         hours: dict[str, str] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
             for item in page.get("Contents", ()):
                 parts = item["Key"][len(base):].split("/")
-                if len(parts) < 6:
+                if len(parts) <= levels:
                     continue
-                _variant, year, month, day, hour = parts[:5]
+                year, month, day, hour = parts[levels - 4:levels]
                 try:
                     opened = datetime(int(year), int(month), int(day), int(hour), tzinfo=UTC).timestamp()
                 except ValueError:
                     continue
                 if opened < end and opened + HOUR > start:
-                    folder = "/".join(parts[:5])
+                    folder = "/".join(parts[:levels])
                     hours[folder] = f"s3://{bucket}/{base}{folder}"
         return [(uri, folder) for folder, uri in sorted(hours.items())]
 
@@ -396,6 +415,20 @@ class MonitoringSchedules:
                "dataset_source": local, "output_path": RESULT_DIR, "publish_cloudwatch_metrics": "Enabled",
                "sagemaker_endpoint_name": endpoint, "sagemaker_monitoring_schedule_name": schedule.name,
                "start_time": _iso(start), "end_time": _iso(end), "metric_time": _iso(start)}
+        if schedule.kind == "ModelQuality":
+            truth_uri = definition.get("ground_truth")
+            if not truth_uri:
+                raise _NoData("The model quality job definition names no GroundTruthS3Input")
+            truth = self._hours(truth_uri, start, max(end, time.time()), levels=4)  # labels come later
+            if not truth:
+                raise _NoData(f"Job inputs had no data: no ground truth under {truth_uri} for the window")
+            inputs += [{"InputName": f"groundtruth_input_{n}", "S3Input": {
+                "S3Uri": uri, "LocalPath": f"{GROUND_TRUTH_DIR}/{folder}", "S3DataType": "S3Prefix",
+                "S3InputMode": "File"}} for n, (uri, folder) in enumerate(truth, 1)]
+            app = definition["app"]
+            env.update(analysis_type="MODEL_QUALITY", groundtruth_source=GROUND_TRUTH_DIR,
+                       problem_type=str(app.get("ProblemType") or "Regression"),
+                       inference_attribute=str(endpoint_input.get("InferenceAttribute") or "0"))
         baseline = definition["baseline"]
         for key, folder in (("ConstraintsResource", "constraints"), ("StatisticsResource", "stats")):
             uri = (baseline.get(key) or {}).get("S3Uri")
@@ -415,7 +448,8 @@ class MonitoringSchedules:
         if outputs:
             env["output_path"] = outputs[0]["S3Output"]["LocalPath"]
         return {
-            "ProcessingJobName": f"model-monitoring-{stamp:%Y%m%d%H%M}-{digest}",
+            "ProcessingJobName": f"{'model-quality-' if schedule.kind == 'ModelQuality' else 'model-'}monitoring-"
+                                 f"{stamp:%Y%m%d%H%M}-{digest}",
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {"Outputs": outputs},
             "ProcessingResources": definition["resources"] or {"ClusterConfig": {

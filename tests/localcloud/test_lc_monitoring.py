@@ -193,3 +193,53 @@ def test_a_schedule_needs_an_existing_job_definition(monitored: dict[str, Any]) 
     with pytest.raises(ClientError) as refused:
         _schedule(ws, "orphan", "no-such-definition")
     assert "no-such-definition" in refused.value.response["Error"]["Message"]
+
+
+def test_a_model_quality_schedule_merges_ground_truth_and_flags_decay(localcloud: LocalCloud,
+                                                                      monitored: dict[str, Any]) -> None:
+    """The captured predictions (all 1.0) against labels that moved away: rmse over the constraint."""
+    ws, name = monitored["ws"], monitored["name"]
+    now = datetime.now(UTC)
+    rng = np.random.default_rng(3)
+    labels = [json.dumps({"groundTruthData": {"data": f"{1.0 + 2.0 + rng.normal(0, 0.2):.4f}", "encoding": "CSV"},
+                          "eventMetadata": {"eventId": f"e-{i}"}, "eventVersion": "0"}) for i in range(500)]
+    labels.append(json.dumps({"groundTruthData": {"data": "5", "encoding": "CSV"},
+                              "eventMetadata": {"eventId": "never-captured"}, "eventVersion": "0"}))
+    ws.put(f"groundtruth/{now:%Y/%m/%d/%H}/labels.jsonl", ("\n".join(labels) + "\n").encode())
+    ws.put("quality/constraints.json", json.dumps({"version": 0.0, "regression_constraints": {
+        "rmse": {"threshold": 0.5, "comparison_operator": "GreaterThanThreshold"},
+        "r2": {"threshold": -1000.0, "comparison_operator": "LessThanThreshold"}}}).encode())  # r2 is about -99
+    definition = f"{name}-quality"
+    ws.sm.create_model_quality_job_definition(
+        JobDefinitionName=definition, RoleArn=ROLE,
+        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
+        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": ws.uri("quality/constraints.json")}},
+        ModelQualityJobInput={"EndpointInput": {"EndpointName": name, "LocalPath": "/opt/ml/processing/input",
+                                                "InferenceAttribute": "0"},
+                              "GroundTruthS3Input": {"S3Uri": ws.uri("groundtruth")}},
+        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": ws.uri("quality-reports"), "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+    schedule = f"{name}-quality"
+    ws.sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinitionName": definition, "MonitoringType": "ModelQuality"})
+    summary = _finished(ws, schedule)
+    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary
+    job = ws.sm.describe_processing_job(ProcessingJobName=summary["ProcessingJobArn"].rsplit("/", 1)[-1])
+    assert job["ProcessingJobName"].startswith("model-quality-monitoring-")
+    report = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, key = report.removeprefix("s3://").partition("/")
+    violations = json.loads(ws.s3.get_object(Bucket=bucket, Key=f"{key}/constraint_violations.json")["Body"].read())
+    assert [(v["metric_name"], v["constraint_check_type"]) for v in violations["violations"]] == [
+        ("rmse", "GreaterThanThreshold")]
+    statistics = json.loads(ws.s3.get_object(Bucket=bucket, Key=f"{key}/statistics.json")["Body"].read())
+    assert statistics["dataset"]["item_count"] == 500  # 100 predictions have no label yet; one label no prediction
+    assert statistics["regression_metrics"]["rmse"]["value"] == pytest.approx(2.0, abs=0.1)
+    stamp = time.time()
+    points = localcloud.client("cloudwatch").get_metric_statistics(
+        Namespace="aws/sagemaker/Endpoints/model-metrics", MetricName="rmse", StartTime=stamp - 7200,
+        EndTime=stamp + 60, Period=3600, Statistics=["Maximum"],
+        Dimensions=[{"Name": "Endpoint", "Value": name}, {"Name": "MonitoringSchedule", "Value": schedule}])
+    assert points["Datapoints"] and points["Datapoints"][0]["Maximum"] == pytest.approx(2.0, abs=0.1)
