@@ -23,8 +23,11 @@ that a model has something to learn and a monitor has something to notice:
   moves demand toward airports and outer boroughs and later hours: things a
   data-quality monitor sees in the features and a model-quality check sees in
   the errors.
+* a ``concept_shift`` knob (0 = none, 1 = strong) that only slows traffic: every
+  feature keeps its distribution (the same seed gives the same features), trips
+  take longer. A data-quality monitor sees nothing; only ground truth shows it.
 
-Output is a pure function of (year, month, trips, seed, drift).
+Output is a pure function of (year, month, trips, seed, drift, concept_shift).
 
 Usable as ``python -m training.datagen ...`` or as a plain file; stdlib,
 numpy, pandas and pyarrow only.
@@ -200,7 +203,8 @@ def _sample_pickup_times(rng: np.random.Generator, year: int, month: int, n: int
     return start.astype("int64") + np.sort(offset)
 
 
-def generate_month(year: int, month: int, trips: int, seed: int, drift: float = 0.0) -> pd.DataFrame:
+def generate_month(year: int, month: int, trips: int, seed: int, drift: float = 0.0,
+                   concept_shift: float = 0.0) -> pd.DataFrame:
     """Generate one month of yellow-taxi trips in the TLC parquet schema.
 
     The frame is sorted by pickup time; identical arguments give an identical frame.
@@ -213,6 +217,8 @@ def generate_month(year: int, month: int, trips: int, seed: int, drift: float = 
         raise ValueError(f"trips must be >= 0, got {trips}")
     if not 0.0 <= drift <= 1.0:
         raise ValueError(f"drift must be within [0, 1], got {drift}")
+    if not 0.0 <= concept_shift <= 1.0:
+        raise ValueError(f"concept_shift must be within [0, 1], got {concept_shift}")
     n = int(trips)
     rng = np.random.default_rng([seed, year, month])
 
@@ -241,7 +247,7 @@ def generate_month(year: int, month: int, trips: int, seed: int, drift: float = 
     airport_trip = _IS_AIRPORT[pu] | _IS_AIRPORT[do]
     both_manhattan = (_BOROUGH[pu] == MANHATTAN) & (_BOROUGH[do] == MANHATTAN)
     speed = speed * np.where(airport_trip, 2.5, np.where(both_manhattan, 0.9, 1.4))
-    speed = speed * rng.lognormal(0.0, 0.18, n) * (1.0 - 0.25 * drift)
+    speed = speed * rng.lognormal(0.0, 0.18, n) * (1.0 - 0.25 * drift) * (1.0 - 0.4 * concept_shift)
     minutes = distance / speed * 60.0 + 1.0 + rng.exponential(1.0, n)
     duration_s = np.round(minutes * 60.0).astype("int64")
     dropoff_s = pickup_s + duration_s
@@ -355,11 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trips", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--drift", type=float, default=0.0, help="0 = none, 1 = strong")
+    parser.add_argument("--concept-shift", type=float, default=0.0,
+                        help="slower traffic, same features: 0 = none, 1 = strong")
     parser.add_argument("--out", type=Path, required=True, help="parquet file to write")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        frame = generate_month(args.year, args.month, args.trips, args.seed, args.drift)
+        frame = generate_month(args.year, args.month, args.trips, args.seed, args.drift, args.concept_shift)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -187,3 +187,12 @@ def test_any_month_is_well_formed_and_reproducible(
     assert pickups.is_monotonic_increasing
     assert ((pickups.dt.year == year) & (pickups.dt.month == month)).all()
     pd.testing.assert_frame_equal(frame, generate_month(year, month, trips, seed, drift))
+
+
+def test_a_concept_shift_keeps_the_features_and_slows_the_trips() -> None:
+    """Same features, another relationship: what only ground truth (model quality) can show."""
+    base = generate_month(2024, 3, 4000, seed=5)
+    shifted = generate_month(2024, 3, 4000, seed=5, concept_shift=0.5)
+    features = ["tpep_pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "passenger_count"]
+    pd.testing.assert_frame_equal(base[features], shifted[features])
+    assert minutes(shifted).median() > 1.15 * minutes(base).median()
