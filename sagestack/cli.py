@@ -25,6 +25,7 @@ import click
 from localcloud.launcher import health
 from localcloud.settings import snapshot_path
 from sagestack import cloud, progress, render
+from sagestack.alerts_cmds import alerts
 from sagestack.context import App, pass_app
 from sagestack.endpoint_cmds import endpoint
 from sagestack.errors import SagestackError, explain
@@ -102,6 +103,7 @@ cli.add_command(pipeline)
 cli.add_command(model)
 cli.add_command(endpoint)
 cli.add_command(logs)
+cli.add_command(alerts)
 
 
 # ---------------------------------------------------------------------------- localcloud in the background

@@ -1,0 +1,39 @@
+"""`sagestack alerts`: the stack's alert inbox (its SNS topic's queue), read through the AWS API."""
+
+from __future__ import annotations
+
+import uuid
+
+from cli_support import Stack, invoke
+from support import LocalCloud, wait_until
+
+
+def _read(stack: Stack, *flags: str) -> str:
+    result = invoke([*stack.options, "alerts", *flags])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_an_alarm_that_fires_reaches_the_inbox(localcloud: LocalCloud, stack: Stack) -> None:
+    cw = localcloud.client("cloudwatch")
+    alarm = next(a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-5xx"))
+    reason = f"a test pages someone {uuid.uuid4().hex[:6]}"
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason=reason)
+    collected: list[str] = []
+
+    def arrived() -> bool:
+        collected.append(_read(stack))  # each read acknowledges what it showed: keep every output
+        return any(reason in text for text in collected)
+
+    assert wait_until(arrived, 20, 0.2), collected
+    line = next(line for text in collected for line in text.splitlines() if reason in line)
+    assert f"ALARM {alarm}" in line and "(was " in line
+
+
+def test_keep_leaves_alerts_for_the_next_reader(localcloud: LocalCloud, stack: Stack) -> None:
+    note = f"maintenance window {uuid.uuid4().hex[:6]}"
+    localcloud.client("sns").publish(TopicArn=stack["AlertTopicArn"], Message=note)
+    first = wait_until(lambda: (lambda text: text if note in text else None)(_read(stack, "--keep")), 20, 0.2)
+    assert first, "the published note never reached the inbox"
+    assert note in _read(stack)  # kept: shown again, and acknowledged now
+    assert note not in _read(stack)
