@@ -1,4 +1,4 @@
-"""EventBridge rules: retraining on a schedule, and notices of approvals and failed runs.
+"""EventBridge rules: retraining on a schedule and on drift or decay alarms, notices of approvals and failed runs.
 
 The approval rule is where the automatic, guarded deployment will hang; today it tells the
 alert topic (and so the people and the queue) that a model is ready to deploy.
@@ -6,6 +6,7 @@ alert topic (and so the people and the queue) that a model is ready to deploy.
 
 from __future__ import annotations
 
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,8 +18,22 @@ from infra.config import StageConfig
 
 class Events(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, pipeline_arn: str,
-                 model_package_group: str, role: iam.IRole, topic: sns.ITopic) -> None:
+                 model_package_group: str, role: iam.IRole, topic: sns.ITopic,
+                 retrain_on: list[cloudwatch.IAlarm]) -> None:
         super().__init__(scope, construct_id)
+        # The loop closes here: drift or decay noticed (an alarm) -> a retraining run on fresh data,
+        # whose model then waits for approval like any other.
+        self.drift_retraining = events.CfnRule(
+            self, "DriftRetraining", name=f"{config.prefix}-retrain-on-alarm", state="ENABLED",
+            description=f"Retrain {config.pipeline_name} when data drift or model decay raises an alarm",
+            event_pattern={"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+                           "resources": [alarm.alarm_arn for alarm in retrain_on],
+                           "detail": {"state": {"value": ["ALARM"]}}},
+            targets=[events.CfnRule.TargetProperty(
+                id="pipeline", arn=pipeline_arn, role_arn=role.role_arn,
+                sage_maker_pipeline_parameters=events.CfnRule.SageMakerPipelineParametersProperty(
+                    pipeline_parameter_list=[events.CfnRule.SageMakerPipelineParameterProperty(
+                        name="ModelApprovalStatus", value="PendingManualApproval")]))])
         self.retraining: events.CfnRule | None = None
         if config.retraining_schedule:
             # A SageMaker pipeline target: EventBridge starts an execution with these parameters.

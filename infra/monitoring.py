@@ -70,6 +70,7 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=f"Model quality decayed: rmse against ground truth above {s.rmse_threshold}"),
         ]
+        self.drift_alarm, self.quality_alarm = self.alarms[2], self.alarms[3]
         notify = actions.SnsAction(topic)
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)

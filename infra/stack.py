@@ -41,9 +41,11 @@ class SageStack(cdk.Stack):
         self.monitoring = Monitoring(self, "Monitoring", config=config, topic=self.alerts.topic,
                                      features=list(FEATURES))
         self.events = Events(self, "Events", config=config, pipeline_arn=self.pipeline.arn,
-                             model_package_group=self.registry.group_name, role=r.events, topic=self.alerts.topic)
-        if self.events.retraining is not None:
-            self.events.retraining.node.add_dependency(self.pipeline.pipeline)
+                             model_package_group=self.registry.group_name, role=r.events, topic=self.alerts.topic,
+                             retrain_on=[self.monitoring.drift_alarm, self.monitoring.quality_alarm])
+        for rule in (self.events.retraining, self.events.drift_retraining):
+            if rule is not None:
+                rule.node.add_dependency(self.pipeline.pipeline)
         self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture)
         self.data_quality = DataQualityMonitor(self, "DataQualityMonitor", config=config, role=r.model,
                                                serving=self.serving, reports=s.capture)

@@ -37,3 +37,26 @@ def test_keep_leaves_alerts_for_the_next_reader(localcloud: LocalCloud, stack: S
     assert first, "the published note never reached the inbox"
     assert note in _read(stack)  # kept: shown again, and acknowledged now
     assert note not in _read(stack)
+
+
+def test_a_drift_alarm_starts_a_retraining_run(localcloud: LocalCloud, stack: Stack) -> None:
+    """The stack's rule: the drift alarm entering ALARM starts the pipeline (EventBridge's pipeline target)."""
+    cw, sm = localcloud.client("cloudwatch"), localcloud.client("sagemaker")
+    drift = next(a for a in cw.describe_alarms()["MetricAlarms"] if a["AlarmName"].endswith("-data-drift"))
+    pipeline = stack["PipelineName"]
+    before = {e["PipelineExecutionArn"] for e in sm.list_pipeline_executions(
+        PipelineName=pipeline)["PipelineExecutionSummaries"]}
+    cw.set_alarm_state(AlarmName=drift["AlarmName"], StateValue="ALARM", StateReason="feature drift (test)")
+
+    def started() -> list[str]:
+        return [e["PipelineExecutionArn"] for e in sm.list_pipeline_executions(
+            PipelineName=pipeline)["PipelineExecutionSummaries"] if e["PipelineExecutionArn"] not in before]
+
+    assert wait_until(started, 20, 0.2), "no retraining run started"
+    arn = started()[0]
+    described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert "aws.cloudwatch" in described.get("PipelineExecutionDescription", "")
+    parameters = {p["Name"]: p["Value"] for p in sm.list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=arn)["PipelineParameters"]}
+    assert parameters["ModelApprovalStatus"] == "PendingManualApproval"  # a retrained model still waits for a person
+    sm.stop_pipeline_execution(PipelineExecutionArn=arn)
