@@ -31,6 +31,7 @@ from sagestack.endpoint_cmds import endpoint
 from sagestack.errors import SagestackError, explain
 from sagestack.logs_cmds import logs
 from sagestack.model_cmds import model
+from sagestack.monitor_cmds import monitor
 from sagestack.pipeline_cmds import pipeline
 from sagestack.settings import STAGES, Overrides
 from sagestack.stack_cmds import deploy, destroy, names
@@ -104,6 +105,7 @@ cli.add_command(model)
 cli.add_command(endpoint)
 cli.add_command(logs)
 cli.add_command(alerts)
+cli.add_command(monitor)
 
 
 # ---------------------------------------------------------------------------- localcloud in the background
