@@ -10,6 +10,7 @@ CloudWatch (`DescribeAlarmHistory`). `--follow` waits for new alerts until Ctrl-
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -17,6 +18,13 @@ import click
 from sagestack.context import App, pass_app
 
 _COLOURS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
+
+
+def _when(value: Any) -> str:
+    """An event's time as `YYYY-MM-DD HH:MM:SS` (UTC), whether ISO 8601 text or epoch seconds."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value or "")[:19].replace("T", " ")
 
 
 def describe(body: str) -> tuple[str, str, str]:
@@ -42,7 +50,7 @@ def describe(body: str) -> tuple[str, str, str]:
                        f"{detail.get('currentPipelineExecutionStatus')}")
         else:
             summary = json.dumps(detail)[:300]
-        return str(message.get("time", ""))[:19].replace("T", " "), str(message["detail-type"]), summary
+        return _when(message.get("time")), str(message["detail-type"]), summary
     return "", "message", json.dumps(message)[:300]
 
 

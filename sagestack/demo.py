@@ -92,6 +92,10 @@ def _outputs(cloudformation: Any) -> dict[str, str]:
 
 def run(out: Path) -> Timings:
     from infra import outputs as keys
+    from infra.config import stage
+    from sagestack import demo_monitoring
+    from sagestack.settings import LOCAL_STAGE
+    from training.datagen import generate_month
 
     timings = Timings()
     if out.exists():
@@ -100,7 +104,8 @@ def run(out: Path) -> Timings:
     cloud: LocalCloud | None = None
     try:
         with timings.phase("start localcloud"):
-            cloud = LocalCloud.start(out / "localcloud", log_path=out / "localcloud.log")
+            cloud = LocalCloud.start(out / "localcloud", log_path=out / "localcloud.log",
+                                     args=["--time-scale", str(demo_monitoring.TIME_SCALE)])
             console.print(f"localcloud on {cloud.url} (pid {cloud.pid}; data and job folders in {out / 'localcloud'})")
         s3, sm, rt, cw, cf = (cloud.client(n) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch",
                                                          "cloudformation"))
@@ -110,8 +115,6 @@ def run(out: Path) -> Timings:
             stack = _outputs(cf)
 
         with timings.phase("generate a month of trips and upload it"):
-            from training.datagen import generate_month
-
             raw = out / "yellow_tripdata_2024-01.parquet"
             generate_month(2024, 1, TRIPS, seed=7).to_parquet(raw, index=False)
             bucket, _, key = stack[keys.INPUT_DATA_URI].removeprefix("s3://").partition("/")
@@ -149,6 +152,21 @@ def run(out: Path) -> Timings:
                 Bucket=capture_bucket, Prefix=capture_prefix).get("Contents", [])], 15)
             console.print(f"data capture: {len(captured)} JSONL file(s) under s3://{capture_bucket}/{capture_prefix}")
 
+        config = stage(LOCAL_STAGE)
+        drift_alarm = next(a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
+                           if a["AlarmName"] == f"{config.prefix}-data-drift")
+
+        def fresh_data() -> None:
+            """A drifted month lands where the pipeline reads: what the retraining run learns from."""
+            drifted = out / "yellow_tripdata_2024-02-drifted.parquet"
+            generate_month(2024, 2, TRIPS, seed=8, drift=1.0).to_parquet(drifted, index=False)
+            bucket, _, key = stack[keys.INPUT_DATA_URI].removeprefix("s3://").partition("/")
+            s3.upload_file(str(drifted), bucket, f"{key}{drifted.name}")
+
+        demo_monitoring.run(console, lambda *a: sagestack(cloud.url, *a), timings.phase,
+                            {"sagemaker": sm, "sagemaker-runtime": rt, "cloudwatch": cw}, endpoint,
+                            config.data_quality_schedule, stack[keys.PIPELINE_NAME], drift_alarm, fresh_data)
+
         with timings.phase("copy artifacts out"):
             sample = f"s3://{capture_bucket}/{captured[0]}" if captured else None
             _copy_artifacts(s3, sm, stack[keys.MODEL_PACKAGE_GROUP], out, sample)
@@ -181,7 +199,8 @@ def _test_rows(s3: Any, sm: Any, pipeline: str, count: int = 50) -> tuple[list[s
     outputs = sm.describe_processing_job(ProcessingJobName=job)["ProcessingOutputConfig"]["Outputs"]
     uri = next(o for o in outputs if o["OutputName"] == "test")["S3Output"]["S3Uri"].rstrip("/") + "/test.csv"
     b, _, key = uri.removeprefix("s3://").partition("/")
-    lines = s3.get_object(Bucket=b, Key=key)["Body"].read().decode().splitlines()[:count]
+    every = s3.get_object(Bucket=b, Key=key)["Body"].read().decode().splitlines()
+    lines = every[::max(1, len(every) // count)][:count]  # spread over the month, like real traffic
     return [line.split(",", 1)[1] for line in lines], [float(line.split(",", 1)[0]) for line in lines]
 
 

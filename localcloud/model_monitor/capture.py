@@ -41,6 +41,7 @@ class Capture:
     outputs: pa.Array
     output_encodings: pa.Array
     inference_times: pa.Array
+    """timestamp[s], null where a record has none (or an unreadable one)."""
     problems: list[str] = field(default_factory=list)
     """Lines that could not be read, described (file:line: why), at most _MAX_PROBLEMS."""
     skipped: int = 0
@@ -50,8 +51,7 @@ class Capture:
 
     def within(self, start: float, end: float) -> Capture:
         """The records whose inferenceTime lies in [start, end) (epoch seconds); undated ones stay."""
-        stamps = pc.strptime(self.inference_times, format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=True)
-        seconds = pc.cast(pc.cast(stamps, pa.int64()), pa.float64())
+        seconds = pc.cast(pc.cast(self.inference_times, pa.int64()), pa.float64())
         keep = pc.fill_null(pc.and_(pc.greater_equal(seconds, start), pc.less(seconds, end)), True)
         def kept(array: pa.Array) -> pa.Array:
             return pc.filter(array, keep)
@@ -88,8 +88,8 @@ def _table(path: Path, problems: list[str]) -> tuple[pa.Table, int]:
     return pa.Table.from_pylist(rows), bad
 
 
-def _field(table: pa.Table, *path: str) -> pa.Array:
-    """A nested field as a string array (nulls where a record lacks it)."""
+def _field(table: pa.Table, *path: str, raw: bool = False) -> pa.Array:
+    """A nested field as a string array (nulls where a record lacks it); `raw` keeps its own type."""
     column: pa.Array | pa.ChunkedArray | None = table.column(path[0]) if path[0] in table.column_names else None
     for name in path[1:]:
         if column is None:
@@ -102,7 +102,14 @@ def _field(table: pa.Table, *path: str) -> pa.Array:
     if column is None:
         return pa.nulls(table.num_rows, pa.string())
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
+    return array if raw or pa.types.is_string(array.type) else pc.cast(array, pa.string())
+
+
+def _seconds(times: pa.Array) -> pa.Array:
+    """inferenceTime as timestamp[s]: pyarrow's JSON reader parses ISO 8601 itself, a fallback read does not."""
+    if pa.types.is_timestamp(times.type):
+        return pc.cast(times, pa.timestamp("s"))
+    return pc.strptime(pc.cast(times, pa.string()), format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=True)
 
 
 def read_capture(folder: Path) -> Capture:
@@ -122,8 +129,9 @@ def read_capture(folder: Path) -> Capture:
         parts["in_enc"].append(_field(table, "captureData", "endpointInput", "encoding"))
         parts["out"].append(_field(table, "captureData", "endpointOutput", "data"))
         parts["out_enc"].append(_field(table, "captureData", "endpointOutput", "encoding"))
-        parts["time"].append(_field(table, "eventMetadata", "inferenceTime"))
-    joined = {k: pa.concat_arrays(v) if v else pa.array([], pa.string()) for k, v in parts.items()}
+        parts["time"].append(_seconds(_field(table, "eventMetadata", "inferenceTime", raw=True)))
+    joined = {k: pa.concat_arrays(v) if v else pa.array([], pa.timestamp("s") if k == "time" else pa.string())
+              for k, v in parts.items()}
     return Capture(joined["event"], joined["inference"], joined["in"], joined["in_enc"], joined["out"],
                    joined["out_enc"], joined["time"], problems, skipped)
 

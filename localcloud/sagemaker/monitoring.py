@@ -273,10 +273,22 @@ class MonitoringSchedules:
                 for execution in schedule.executions:
                     if execution.status in ("Pending", "InProgress", "Stopping"):
                         self._follow(execution)
-                if schedule.status == "Scheduled" and schedule.next_run is not None and now >= schedule.next_run:
+                if schedule.status == "Scheduled" and schedule.next_run is not None and \
+                        now >= schedule.next_run + self._grace(schedule):
                     scheduled = schedule.next_run
                     self._run(schedule, scheduled)
                     self._plan(schedule, max(now, scheduled))
+
+    @staticmethod
+    def _grace(schedule: Schedule) -> float:
+        """How long after its scheduled time an execution starts, so the window's last capture has landed.
+
+        AWS starts hourly executions within 20 minutes of the hour; here a tenth of an hour on
+        localcloud's clock, at most 2 s (endpoints ship their capture every second). NOW runs at once.
+        """
+        if parse_schedule((schedule.config.get("ScheduleConfig") or {}).get("ScheduleExpression", "")) is None:
+            return 0.0
+        return min(2.0, clock.real_seconds(HOUR) / 10)
 
     def _run(self, schedule: Schedule, scheduled: float) -> None:
         schedule_config = schedule.config.get("ScheduleConfig") or {}

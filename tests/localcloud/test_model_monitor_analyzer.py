@@ -189,3 +189,20 @@ def test_json_and_base64_payloads_are_read_like_csv(baseline: Path, tmp_path: Pa
     code, output, result = _analyse(tmp_path, folder, baseline)
     assert code == 0, output
     assert result["statistics.json"]["dataset"]["item_count"] == 300
+
+
+def test_the_window_keeps_only_its_own_records_however_a_file_was_read(tmp_path: Path) -> None:
+    """start_time/end_time select by inferenceTime, in files pyarrow reads whole and in ones read line by line."""
+    from datetime import UTC, datetime
+
+    from localcloud.model_monitor.capture import read_capture
+
+    lines = [json.dumps({"captureData": {"endpointInput": {"data": "1", "encoding": "CSV"}},
+                         "eventMetadata": {"eventId": str(i), "inferenceTime": f"2026-11-30T07:00:{i:02d}Z"}})
+             for i in range(10)]
+    (tmp_path / "whole.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "fallback.jsonl").write_text("\n".join([*lines[:5], "{broken"]) + "\n")
+    capture = read_capture(tmp_path)
+    start = datetime(2026, 11, 30, 7, 0, 3, tzinfo=UTC).timestamp()
+    assert len(capture) == 15
+    assert sorted(capture.within(start, start + 4).event_ids.to_pylist()) == ["3", "3", "4", "4", "5", "6"]
