@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -33,6 +34,7 @@ from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 
 from localcloud import aws, clock
 from localcloud.sagemaker.work import PROCESSING
+from localcloud.ticker import Ticker
 
 if TYPE_CHECKING:
     from localcloud.sagemaker.backend import LocalSageMakerBackend
@@ -426,7 +428,9 @@ class MonitoringSchedules:
                    "captureIndexNames": ["endpointInput", "endpointOutput"]}}),
                "dataset_source": local, "output_path": RESULT_DIR, "publish_cloudwatch_metrics": "Enabled",
                "sagemaker_endpoint_name": endpoint, "sagemaker_monitoring_schedule_name": schedule.name,
-               "start_time": _iso(start), "end_time": _iso(end), "metric_time": _iso(start)}
+               # whole seconds, as AWS writes them; the end rounded up so the window's last second counts
+               "start_time": _iso(math.floor(start)), "end_time": _iso(math.ceil(end)),
+               "metric_time": _iso(math.floor(start))}
         if schedule.kind == "ModelQuality":
             truth_uri = definition.get("ground_truth")
             if not truth_uri:
@@ -481,30 +485,19 @@ class _NoData(Exception):
     """The window holds no captured data: the execution fails without a job."""
 
 
-_stop = threading.Event()
-_thread: threading.Thread | None = None
-
-
-def _run_scheduler() -> None:
+def _tick() -> None:
     from moto.sagemaker.models import sagemaker_backends
 
-    while not _stop.is_set():
-        now = time.time()
-        for _account, _region, backend in sagemaker_backends.iter_backends():
-            monitoring = getattr(backend, "monitoring", None)
-            if monitoring is None:
-                continue
-            try:
-                monitoring.tick(now)
-            except Exception:
-                log.exception("monitoring scheduler failed in %s/%s", _account, _region)
-        _stop.wait(min(1.0, max(0.05, clock.real_seconds(HOUR) / 20)))
+    now = time.time()
+    for account, region, backend in sagemaker_backends.iter_backends():
+        monitoring = getattr(backend, "monitoring", None)
+        if monitoring is None:
+            continue
+        try:
+            monitoring.tick(now)
+        except Exception:  # one account's or region's failure must not stop the others'
+            log.exception("monitoring scheduler failed in %s/%s", account, region)
 
 
-def start() -> None:
-    """Start the scheduler thread (once per process)."""
-    global _thread
-    if _thread is None or not _thread.is_alive():
-        _stop.clear()
-        _thread = threading.Thread(target=_run_scheduler, name="monitoring-scheduler", daemon=True)
-        _thread.start()
+_ticker = Ticker("monitoring-scheduler", _tick, lambda: min(1.0, max(0.05, clock.real_seconds(HOUR) / 20)))
+start = _ticker.start

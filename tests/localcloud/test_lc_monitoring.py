@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def monitored(localcloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) 
     assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 60)
 
     # captured traffic of the last minutes, x0 shifted by 2 standard deviations
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(seconds=30)
     lines = [_capture_line(row, now, i) for i, row in enumerate(_rows(600, seed=2, shift=2.0))]
     ws.put(f"capture/{name}/AllTraffic/{now:%Y/%m/%d/%H}/traffic.jsonl", ("\n".join(lines) + "\n").encode())
 
@@ -113,7 +113,7 @@ def test_a_now_schedule_finds_drift_reports_it_and_publishes_the_metric(localclo
     assert (described["MonitoringScheduleStatus"], described["EndpointName"], described["MonitoringType"]) == (
         "Scheduled", name, "DataQuality")
     summary = _finished(ws, schedule)
-    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary
+    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary.get("FailureReason", summary)
     job = ws.sm.describe_processing_job(ProcessingJobName=summary["ProcessingJobArn"].rsplit("/", 1)[-1])
     assert job["ProcessingJobName"].startswith("model-monitoring-")
     assert job["ExitMessage"].startswith("CompletedWithViolations: Job completed successfully with")
@@ -226,7 +226,7 @@ def test_a_model_quality_schedule_merges_ground_truth_and_flags_decay(localcloud
                            "DataAnalysisEndTime": "-PT0H"},
         "MonitoringJobDefinitionName": definition, "MonitoringType": "ModelQuality"})
     summary = _finished(ws, schedule)
-    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary
+    assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations", summary.get("FailureReason", summary)
     job = ws.sm.describe_processing_job(ProcessingJobName=summary["ProcessingJobArn"].rsplit("/", 1)[-1])
     assert job["ProcessingJobName"].startswith("model-quality-monitoring-")
     report = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
