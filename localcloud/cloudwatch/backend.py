@@ -25,6 +25,7 @@ from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDat
 
 from localcloud import clock
 from localcloud.cloudwatch import notifications, urls
+from localcloud.cloudwatch.composite import RuleError, children, evaluate_rule
 from localcloud.cloudwatch.evaluation import (
     COMPARISONS,
     INSUFFICIENT,
@@ -143,6 +144,11 @@ class LocalCloudWatchBackend(CloudWatchBackend):
 
     # ------------------------------------------------------------------ alarms
     def put_metric_alarm(self, name: str, *args: Any, **kwargs: Any) -> Alarm:
+        if kwargs.get("rule"):
+            try:
+                evaluate_rule(kwargs["rule"], lambda _name: None)  # the whole grammar, before anything is stored
+            except RuleError as e:
+                raise ValidationError(str(e)) from None
         extended = kwargs.get("extended_statistic")
         if extended:
             try:
@@ -169,6 +175,8 @@ class LocalCloudWatchBackend(CloudWatchBackend):
                 summary, change = f'Alarm "{name}" created', "Create"
             self.next_evaluation.pop(name, None)  # evaluated from the end of its next period on
             self._history(alarm, "ConfigurationUpdate", summary, {"version": "1.0", "type": change})
+            if alarm.rule is not None:  # a composite alarm is evaluated at once, then on its children's changes
+                self._evaluate_composite(alarm, None, "created" if existing is None else "updated")
         return alarm
 
     def set_alarm_state(self, alarm_name: str, reason: str, reason_data: str, state_value: str) -> None:
@@ -215,7 +223,7 @@ class LocalCloudWatchBackend(CloudWatchBackend):
                 series.prune(now - RETENTION)
             for alarm in list(self.alarms.values()):
                 if alarm.rule is not None:
-                    continue  # composite alarms: not evaluated yet
+                    continue  # composite alarms follow their children's changes (_evaluate_composite)
                 length = clock.real_seconds(self._period(alarm))
                 due = self.next_evaluation.get(alarm.name)
                 if due is None:
@@ -312,6 +320,38 @@ class LocalCloudWatchBackend(CloudWatchBackend):
             for action in actions:
                 self._act(alarm, action, old)
         notifications.state_change_event(alarm, old, old_reason, old_data)
+        for composite in list(self.alarms.values()):  # the composite alarms that read this one
+            if composite.rule is not None and composite is not alarm and alarm.name in children(composite.rule):
+                self._evaluate_composite(composite, alarm, "transitioned")
+
+    def _evaluate_composite(self, composite: Alarm, child: Alarm | None, why: str, depth: int = 0) -> None:
+        """Evaluate a composite alarm's rule; a change of its state is a transition like any other."""
+        if depth > 10:  # rules cannot form a cycle on AWS; never loop here either
+            return
+        try:
+            holds = evaluate_rule(str(composite.rule),
+                                  lambda name: getattr(self.alarms.get(name), "state_value", None))
+        except RuleError as e:
+            data: dict[str, Any] = {}
+            new_state, reason = INSUFFICIENT, f"Unchecked: {e}"
+        else:
+            new_state = "ALARM" if holds else "OK"
+            now = datetime.now(UTC)
+            if child is None:
+                reason = f"{composite.alarm_arn} was {why} and its alarm rule evaluates to {new_state}"
+                data = {}
+            else:
+                reason = (f"{child.alarm_arn} transitioned to {child.state_value} at "
+                          f"{now:%A %d %B, %Y %H:%M:%S} UTC")
+                data = {"triggeringAlarms": [{"arn": child.alarm_arn, "state": {
+                    "value": child.state_value, "timestamp": notifications.stamp(child.state_updated_timestamp)}}]}
+        if new_state == composite.state_value:
+            return
+        old, old_reason, old_data = composite.state_value, composite.state_reason, composite.state_reason_data
+        composite.state_value, composite.state_reason = new_state, reason
+        composite.state_reason_data = json.dumps(data) if data else "{}"
+        composite.state_updated_timestamp = datetime.now(UTC)
+        self._changed(composite, old, old_reason, old_data)
 
     def _act(self, alarm: Alarm, action: str, old: str) -> None:
         if action.split(":")[2:3] == ["sns"]:

@@ -16,10 +16,10 @@ from moto.cloudwatch.models import Alarm
 
 from localcloud.delivery import publish_event, publish_sns
 
-__all__ = ["alarm_message", "publish_alarm", "region_name", "state_change_event"]
+__all__ = ["alarm_message", "publish_alarm", "region_name", "stamp", "state_change_event"]
 
 
-def _stamp(when: datetime | None) -> str:
+def stamp(when: datetime | None) -> str:
     when = (when or datetime.now(UTC)).astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+0000"
 
@@ -85,18 +85,30 @@ def alarm_message(alarm: Alarm, old_state: str, account: str) -> dict[str, Any]:
         "AlarmName": alarm.name,
         "AlarmDescription": alarm.description or None,
         "AWSAccountId": account,
-        "AlarmConfigurationUpdatedTimestamp": _stamp(alarm.configuration_updated_timestamp),
+        "AlarmConfigurationUpdatedTimestamp": stamp(alarm.configuration_updated_timestamp),
         "NewStateValue": alarm.state_value,
         "NewStateReason": alarm.state_reason,
-        "StateChangeTime": _stamp(alarm.state_updated_timestamp),
+        "StateChangeTime": stamp(alarm.state_updated_timestamp),
         "Region": region_name(alarm.region_name),
         "AlarmArn": alarm.alarm_arn,
         "OldStateValue": old_state,
         "OKActions": list(alarm.ok_actions or []),
         "AlarmActions": list(alarm.alarm_actions or []),
         "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
-        "Trigger": _trigger(alarm),
+        **({"AlarmRule": alarm.rule, "TriggeringChildren": _triggering(alarm)} if alarm.rule is not None
+           else {"Trigger": _trigger(alarm)}),
     }
+
+
+def _triggering(alarm: Alarm) -> list[dict[str, Any]]:
+    """A composite alarm's children that caused its change (from its reason data)."""
+    try:
+        data = json.loads(alarm.state_reason_data or "{}")
+    except ValueError:
+        return []
+    return [{"Arn": t.get("arn"), "State": {"Value": (t.get("state") or {}).get("value"),
+                                            "Timestamp": (t.get("state") or {}).get("timestamp")}}
+            for t in data.get("triggeringAlarms") or []]
 
 
 def publish_alarm(alarm: Alarm, topic_arn: str, old_state: str, account: str) -> None:
@@ -107,7 +119,9 @@ def publish_alarm(alarm: Alarm, topic_arn: str, old_state: str, account: str) ->
 def state_change_event(alarm: Alarm, old_state: str, old_reason: str, old_data: str) -> None:
     """Queue the `CloudWatch Alarm State Change` event (sent whether or not actions are enabled)."""
     configuration: dict[str, Any] = {"description": alarm.description or None}
-    if alarm.metric_data_queries:
+    if alarm.rule is not None:
+        configuration["alarmRule"] = alarm.rule
+    elif alarm.metric_data_queries:
         configuration["metrics"] = [
             {"id": q.id, "returnData": str(q.return_data).lower() in ("true", "1"),
              **({"expression": q.expression} if q.expression else {}),
@@ -123,7 +137,7 @@ def state_change_event(alarm: Alarm, old_state: str, old_reason: str, old_data: 
     detail = {
         "alarmName": alarm.name,
         "state": {"value": alarm.state_value, "reason": alarm.state_reason,
-                  "reasonData": alarm.state_reason_data or "{}", "timestamp": _stamp(alarm.state_updated_timestamp)},
+                  "reasonData": alarm.state_reason_data or "{}", "timestamp": stamp(alarm.state_updated_timestamp)},
         "previousState": {"value": old_state, "reason": old_reason, "reasonData": old_data or "{}"},
         "configuration": configuration,
     }

@@ -175,3 +175,27 @@ def test_metric_math_combines_series_per_period() -> None:
 def test_bad_metric_math_is_an_error_not_an_evaluation(expressions: dict[str, str], message: str) -> None:
     with pytest.raises(MetricMathError, match=message):
         evaluate_expression("x", expressions, {"e": {0.0: 1.0}})
+
+
+# ------------------------------------------------------------------------------------------- composite alarms
+@pytest.mark.parametrize(("rule", "expected"), [
+    ('ALARM("a")', True), ("ALARM(a)", True), ("OK(b)", True), ("INSUFFICIENT_DATA(c)", True),
+    ('ALARM("a") AND OK("b")', True), ("ALARM(a) AND ALARM(b)", False), ("ALARM(b) OR ALARM(a)", True),
+    ("NOT ALARM(b)", True), ("NOT ALARM(a) OR ALARM(b) AND TRUE", False),  # NOT > AND > OR
+    ("(ALARM(a) OR ALARM(b)) AND NOT (OK(b) AND FALSE)", True),
+    ('ALARM("arn:aws:cloudwatch:us-east-1:123456789012:alarm:a")', True), ("ALARM(missing)", False),
+])
+def test_composite_rules(rule: str, expected: bool) -> None:
+    from localcloud.cloudwatch.composite import evaluate_rule
+
+    states = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA"}
+    assert evaluate_rule(rule, states.get) is expected
+
+
+@pytest.mark.parametrize("rule", ["", "ALARM(a) AND", "ALARM(a) ALARM(b)", "(ALARM(a)", "MAYBE(a)",
+                                  "ALARM(a) XOR OK(b)"])
+def test_bad_composite_rules_are_refused(rule: str) -> None:
+    from localcloud.cloudwatch.composite import RuleError, evaluate_rule
+
+    with pytest.raises(RuleError):
+        evaluate_rule(rule, lambda _name: "OK")

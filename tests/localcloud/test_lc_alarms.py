@@ -236,3 +236,28 @@ def test_the_time_scale_is_checked() -> None:
         with pytest.raises(SystemExit):
             parse_args(["--time-scale", bad])
     parse_args([])  # back to real time in this process
+
+
+def test_a_composite_alarm_follows_its_children(fast: LocalCloud, inbox: dict[str, Any]) -> None:
+    cw, tag = fast.client("cloudwatch"), inbox["tag"]
+    for child in ("errors", "latency"):
+        cw.put_metric_alarm(AlarmName=f"{child}-{tag}", Namespace=NS, MetricName=f"Quiet-{tag}", Statistic="Sum",
+                            Period=PERIOD, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    name = f"page-{tag}"
+    cw.put_composite_alarm(AlarmName=name, AlarmRule=f'ALARM("errors-{tag}") AND NOT ALARM("latency-{tag}")',
+                           AlarmActions=[inbox["topic"]])
+    composite = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+    assert composite["StateValue"] == "OK"  # created: the rule does not hold
+    assert composite["StateReason"].endswith("was created and its alarm rule evaluates to OK")
+    cw.set_alarm_state(AlarmName=f"errors-{tag}", StateValue="ALARM", StateReason="errors (test)")
+    composite = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0]
+    assert composite["StateValue"] == "ALARM"
+    assert composite["StateReason"].startswith(f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:errors-{tag} "
+                                               f"transitioned to ALARM at ")
+    assert wait_until(lambda: [m for m in _drain(fast, inbox, "alerts") if m["AlarmName"] == name], 10)
+    message = next(m for m in _drain(fast, inbox, "alerts") if m["AlarmName"] == name)
+    assert message["AlarmRule"] == f'ALARM("errors-{tag}") AND NOT ALARM("latency-{tag}")'
+    assert "Trigger" not in message and message["TriggeringChildren"][0]["State"]["Value"] == "ALARM"
+    with pytest.raises(ClientError) as refused:
+        cw.put_composite_alarm(AlarmName=f"bad-{tag}", AlarmRule="ALARM(x) AND")
+    assert "AlarmRule ends too early" in refused.value.response["Error"]["Message"]
