@@ -8,8 +8,8 @@
   is still Creating. Here it takes its name from the template, waits until the endpoint is
   InService (or fails with the endpoint's own FailureReason), and updates in place with
   UpdateEndpoint (blue/green, all at once: the template's `DeploymentConfig` is not honoured yet).
-- AWS::SageMaker::DataQualityJobDefinition and AWS::SageMaker::MonitoringSchedule: moto skips them;
-  here they are the job definitions and schedules `localcloud.sagemaker.monitoring` runs.
+- AWS::SageMaker::DataQualityJobDefinition, ModelQualityJobDefinition and MonitoringSchedule: moto
+  skips them; here they are the job definitions and schedules `localcloud.sagemaker.monitoring` runs.
 """
 
 from __future__ import annotations
@@ -212,6 +212,32 @@ class DataQualityJobDefinition(ResourceType, CloudFormationModel):
         backend = _backend(self.account_id, self.region)
         if self.attributes["JobDefinitionName"] in backend.data_quality_job_definitions:
             backend.delete_data_quality_job_definition(self.attributes["JobDefinitionName"])
+
+
+class ModelQualityJobDefinition(ResourceType, CloudFormationModel):
+    """Model Monitor's model-quality job definition (every property is create-only: a change replaces it)."""
+
+    TYPE = "AWS::SageMaker::ModelQualityJobDefinition"
+    NAME_PROPERTY = "JobDefinitionName"
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str,
+               region: str) -> ModelQualityJobDefinition:
+        name = _fit(name)
+        arn = _backend(account_id, region).create_model_quality_job_definition(
+            job_definition_name=name, model_quality_baseline_config=properties.get("ModelQualityBaselineConfig"),
+            model_quality_app_specification=properties.get("ModelQualityAppSpecification"),
+            model_quality_job_input=properties.get("ModelQualityJobInput"),
+            model_quality_job_output_config=properties.get("ModelQualityJobOutputConfig"),
+            job_resources=properties.get("JobResources"), network_config=properties.get("NetworkConfig"),
+            role_arn=properties["RoleArn"], stopping_condition=properties.get("StoppingCondition"),
+            tags=properties.get("Tags") or [])
+        return cls(arn, account_id, region, properties, {"JobDefinitionArn": arn, "JobDefinitionName": name})
+
+    def remove(self) -> None:
+        backend = _backend(self.account_id, self.region)
+        if self.attributes["JobDefinitionName"] in backend.model_quality_job_definitions:
+            backend.delete_model_quality_job_definition(self.attributes["JobDefinitionName"])
 
 
 class MonitoringSchedule(ResourceType, CloudFormationModel):

@@ -455,3 +455,49 @@ def test_an_update_with_a_role_makes_it_the_stacks_role(stacks: Stacks) -> None:
         {"Resources": {**topic["Resources"], "Queue": {"Type": "AWS::SQS::Queue"}}}))
     stack = stacks._settle("role")
     assert (stack["StackStatus"], stack["RoleARN"]) == ("UPDATE_COMPLETE", deployer)
+
+
+def _monitoring(expression: str) -> dict[str, Any]:
+    analyzer = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    output = {"MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://reports/x", "LocalPath": "/opt/ml/processing/o"}}]}
+    resources = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}}
+    endpoint = {"EndpointName": "watched", "LocalPath": "/opt/ml/processing/input"}
+    return {"Resources": {
+        "DataQuality": {"Type": "AWS::SageMaker::DataQualityJobDefinition", "Properties": {
+            "RoleArn": ROLE, "DataQualityAppSpecification": {"ImageUri": analyzer},
+            "DataQualityJobInput": {"EndpointInput": endpoint}, "DataQualityJobOutputConfig": output,
+            "JobResources": resources}},
+        "ModelQuality": {"Type": "AWS::SageMaker::ModelQualityJobDefinition", "Properties": {
+            "RoleArn": ROLE, "ModelQualityAppSpecification": {"ImageUri": analyzer, "ProblemType": "Regression"},
+            "ModelQualityJobInput": {"EndpointInput": endpoint, "GroundTruthS3Input": {"S3Uri": "s3://truth/x"}},
+            "ModelQualityJobOutputConfig": output, "JobResources": resources}},
+        "Schedule": {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
+            "MonitoringScheduleName": {"Fn::Sub": "watch-${AWS::StackName}"},  # required by CloudFormation
+            "MonitoringScheduleConfig": {
+                "MonitoringJobDefinitionName": {"Fn::GetAtt": ["DataQuality", "JobDefinitionName"]},
+                "MonitoringType": "DataQuality", "ScheduleConfig": {"ScheduleExpression": expression}}}},
+    }}
+
+
+def test_monitoring_definitions_and_schedules_exist_update_and_go(localcloud: LocalCloud, stacks: Stacks) -> None:
+    sm = localcloud.client("sagemaker")
+    assert stacks.create("monitor", _monitoring("cron(0 * ? * * *)"))["StackStatus"] == "CREATE_COMPLETE"
+    schedule = stacks.physical("monitor", "Schedule").rsplit("/", 1)[-1]
+    described = sm.describe_monitoring_schedule(MonitoringScheduleName=schedule)
+    assert (described["MonitoringScheduleStatus"], described["EndpointName"]) == ("Scheduled", "watched")
+    quality = stacks.physical("monitor", "ModelQuality").rsplit("/", 1)[-1]
+    assert sm.describe_model_quality_job_definition(JobDefinitionName=quality)["ModelQualityAppSpecification"][
+        "ProblemType"] == "Regression"
+
+    assert stacks.update("monitor", _monitoring("cron(0 6 ? * * *)"))["StackStatus"] == "UPDATE_COMPLETE"
+    assert stacks.physical("monitor", "Schedule").rsplit("/", 1)[-1] == schedule  # in place
+    assert sm.describe_monitoring_schedule(MonitoringScheduleName=schedule)["MonitoringScheduleConfig"][
+        "ScheduleConfig"]["ScheduleExpression"] == "cron(0 6 ? * * *)"
+
+    bad = stacks.update("monitor", _monitoring("rate(1 hour)"))
+    assert bad["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert "Invalid ScheduleExpression" in stacks.failure("monitor")
+
+    assert stacks.delete("monitor")["StackStatus"] == "DELETE_COMPLETE"
+    assert schedule not in [s["MonitoringScheduleName"]
+                            for s in sm.list_monitoring_schedules()["MonitoringScheduleSummaries"]]
