@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 
+from sagestack import render
 from sagestack.context import App, pass_app
-
-_COLOURS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
 
 
 def _when(value: Any) -> str:
@@ -35,7 +34,7 @@ def describe(body: str) -> tuple[str, str, str]:
         return "", "message", body.strip()[:300]
     if isinstance(message, dict) and "AlarmName" in message and "NewStateValue" in message:
         state = str(message["NewStateValue"])
-        colour = _COLOURS.get(state, "white")
+        colour = render.STATE_COLOURS.get(state, "white")
         return (str(message.get("StateChangeTime", ""))[:19].replace("T", " "),
                 f"[{colour}]{state}[/] {message['AlarmName']}",
                 f"(was {message.get('OldStateValue', '?')}) {message.get('NewStateReason', '')}")

@@ -14,12 +14,9 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from infra.monitoring import DATA_METRICS, MODEL_METRICS
 from sagestack import render
 from sagestack.context import App, pass_app
-
-DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
-MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
-_STATES = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
 
 
 def _violations(app: App, job_arn: str) -> list[dict[str, Any]]:
@@ -93,6 +90,6 @@ def monitor(app: App) -> None:
     topic = app.settings.need("alert_topic_arn")
     for alarm in app.client("cloudwatch").describe_alarms(ActionPrefix=topic)["MetricAlarms"]:
         state = alarm["StateValue"]
-        alarms.add_row(alarm["AlarmName"], f"[{_STATES.get(state, 'white')}]{state}[/]",
+        alarms.add_row(alarm["AlarmName"], f"[{render.STATE_COLOURS.get(state, 'white')}]{state}[/]",
                        str(alarm.get("StateUpdatedTimestamp", ""))[:19], render.one_line_reason(alarm["StateReason"]))
     app.out.print(alarms)

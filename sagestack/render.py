@@ -59,6 +59,10 @@ def short_id(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+STATE_COLOURS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
+"""An alarm state's colour, wherever the CLI shows one."""
+
+
 def table(*columns: str, title: str | None = None, show_header: bool = True) -> Table:
     result = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=None,
                    show_header=show_header)

@@ -22,6 +22,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.sagemaker.models import sagemaker_backends
 
 from localcloud.cloudformation.resource import ResourceFailed, ResourceType
+from localcloud.sagemaker.work import moto_arguments
 
 ENDPOINT_TIMEOUT = float(os.environ.get("LOCALCLOUD_CFN_ENDPOINT_TIMEOUT", "1800"))
 """Seconds CloudFormation waits for an endpoint to be InService (AWS allows hours; localcloud needs seconds)."""
@@ -187,57 +188,49 @@ class Endpoint(ResourceType, CloudFormationModel):
             backend.delete_endpoint(self.attributes["EndpointName"])
 
 
-class DataQualityJobDefinition(ResourceType, CloudFormationModel):
-    """Model Monitor's data-quality job definition (every property is create-only: a change replaces it)."""
+class _JobDefinition:
+    """What Model Monitor's job definition types share (every property is create-only: a change replaces one).
 
+    The template's properties are the Create call's members, so moto's create method takes them
+    as they are (`moto_arguments`); `KIND` names the method and the table. A mixin, not a
+    ResourceType: resource types are found as ResourceType's (and moto's CloudFormationModel's)
+    direct subclasses.
+    """
+
+    KIND: str = ""
+    physical_id: str
+    account_id: str
+    region: str
+    attributes: dict[str, Any]
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> Any:
+        name = _fit(name)
+        backend = _backend(account_id, region)
+        create = getattr(backend, f"create_{cls.KIND}_job_definition")
+        arguments = moto_arguments(create, {**properties, "JobDefinitionName": name, "AccountId": account_id})
+        arguments["tags"] = arguments.get("tags") or []
+        created = create(**arguments)
+        arn = created["JobDefinitionArn"] if isinstance(created, dict) else str(created)
+        return cls(arn, account_id, region, properties,  # type: ignore[call-arg]
+                   {"JobDefinitionArn": arn, "JobDefinitionName": name})
+
+    def remove(self) -> None:
+        backend = _backend(self.account_id, self.region)
+        if self.attributes["JobDefinitionName"] in getattr(backend, f"{self.KIND}_job_definitions"):
+            getattr(backend, f"delete_{self.KIND}_job_definition")(self.attributes["JobDefinitionName"])
+
+
+class DataQualityJobDefinition(_JobDefinition, ResourceType, CloudFormationModel):
     TYPE = "AWS::SageMaker::DataQualityJobDefinition"
     NAME_PROPERTY = "JobDefinitionName"
-
-    @classmethod
-    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> DataQualityJobDefinition:
-        name = _fit(name)
-        created = _backend(account_id, region).create_data_quality_job_definition(
-            account_id=account_id, job_definition_name=name, tags=properties.get("Tags") or [],
-            role_arn=properties["RoleArn"], job_resources=properties.get("JobResources"),
-            stopping_condition=properties.get("StoppingCondition"), environment=properties.get("Environment"),
-            network_config=properties.get("NetworkConfig"),
-            data_quality_baseline_config=properties.get("DataQualityBaselineConfig"),
-            data_quality_app_specification=properties.get("DataQualityAppSpecification"),
-            data_quality_job_input=properties.get("DataQualityJobInput"),
-            data_quality_job_output_config=properties.get("DataQualityJobOutputConfig"))
-        arn = created["JobDefinitionArn"]
-        return cls(arn, account_id, region, properties, {"JobDefinitionArn": arn, "JobDefinitionName": name})
-
-    def remove(self) -> None:
-        backend = _backend(self.account_id, self.region)
-        if self.attributes["JobDefinitionName"] in backend.data_quality_job_definitions:
-            backend.delete_data_quality_job_definition(self.attributes["JobDefinitionName"])
+    KIND = "data_quality"
 
 
-class ModelQualityJobDefinition(ResourceType, CloudFormationModel):
-    """Model Monitor's model-quality job definition (every property is create-only: a change replaces it)."""
-
+class ModelQualityJobDefinition(_JobDefinition, ResourceType, CloudFormationModel):
     TYPE = "AWS::SageMaker::ModelQualityJobDefinition"
     NAME_PROPERTY = "JobDefinitionName"
-
-    @classmethod
-    def create(cls, name: str, properties: dict[str, Any], account_id: str,
-               region: str) -> ModelQualityJobDefinition:
-        name = _fit(name)
-        arn = _backend(account_id, region).create_model_quality_job_definition(
-            job_definition_name=name, model_quality_baseline_config=properties.get("ModelQualityBaselineConfig"),
-            model_quality_app_specification=properties.get("ModelQualityAppSpecification"),
-            model_quality_job_input=properties.get("ModelQualityJobInput"),
-            model_quality_job_output_config=properties.get("ModelQualityJobOutputConfig"),
-            job_resources=properties.get("JobResources"), network_config=properties.get("NetworkConfig"),
-            role_arn=properties["RoleArn"], stopping_condition=properties.get("StoppingCondition"),
-            tags=properties.get("Tags") or [])
-        return cls(arn, account_id, region, properties, {"JobDefinitionArn": arn, "JobDefinitionName": name})
-
-    def remove(self) -> None:
-        backend = _backend(self.account_id, self.region)
-        if self.attributes["JobDefinitionName"] in backend.model_quality_job_definitions:
-            backend.delete_model_quality_job_definition(self.attributes["JobDefinitionName"])
+    KIND = "model_quality"
 
 
 class MonitoringSchedule(ResourceType, CloudFormationModel):

@@ -12,7 +12,7 @@ import logging
 from localcloud import clock
 from localcloud.ticker import Ticker
 
-__all__ = ["start", "stop"]
+__all__ = ["start"]
 
 log = logging.getLogger("localcloud.alarms")
 
@@ -41,4 +41,4 @@ def _pause() -> float:
 
 
 _ticker = Ticker("alarm-evaluator", _tick, _pause)
-start, stop = _ticker.start, _ticker.stop
+start = _ticker.start

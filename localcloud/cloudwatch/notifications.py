@@ -14,14 +14,15 @@ from typing import Any
 
 from moto.cloudwatch.models import Alarm
 
+from localcloud.cloudwatch.evaluation import iso
 from localcloud.delivery import publish_event, publish_sns
 
 __all__ = ["alarm_message", "publish_alarm", "region_name", "stamp", "state_change_event"]
 
 
 def stamp(when: datetime | None) -> str:
-    when = (when or datetime.now(UTC)).astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+0000"
+    """CloudWatch's time format (evaluation.iso) of a datetime; now when None."""
+    return iso((when or datetime.now(UTC)).timestamp())
 
 
 @cache

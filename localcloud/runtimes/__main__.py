@@ -18,9 +18,7 @@ import time
 from pathlib import Path
 
 from localcloud.runtimes.specs import MODELSERVER_REQUIREMENTS, ImageSpec, all_specs, spec_for
-from localcloud.runtimes.store import BuildError, RuntimeStore, uv_binary
-
-_HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "pyarrow")
+from localcloud.runtimes.store import HEADLINE, BuildError, RuntimeStore, uv_binary
 
 
 def _chosen(names: list[str], every: bool) -> list[ImageSpec]:
@@ -38,7 +36,7 @@ def _list(store: RuntimeStore) -> int:
     print(f"runtimes folder: {store.root}")
     for spec in _chosen([], True):
         pins = spec.pins()
-        versions = ", ".join(f"{name} {pins[name]}" for name in _HEADLINE if name in pins)
+        versions = ", ".join(f"{name} {pins[name]}" for name in HEADLINE if name in pins)
         built = store.ready(spec)
         state = f"built: {built.python}" if built else "not built yet"
         print(f"{spec.name:<36} Python {spec.python:<5} {versions}\n{'':<36} {state}")

@@ -30,10 +30,10 @@ from typing import Any
 from localcloud.runtimes.interpreters import find_python, override_variable
 from localcloud.runtimes.specs import ImageSpec
 
-__all__ = ["MANIFEST", "BuildError", "BuiltRuntime", "RuntimeStore", "default_root", "uv_binary"]
+__all__ = ["HEADLINE", "MANIFEST", "BuildError", "BuiltRuntime", "RuntimeStore", "default_root", "uv_binary"]
 
 MANIFEST = "localcloud-runtime.json"
-_HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "pyarrow")
+HEADLINE = ("scikit-learn", "numpy", "pandas", "scipy", "pyarrow")
 _REASON_LIMIT = 700
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TREE = "\u00d7\u251c\u2500\u2570\u25b6\u2502 "  # the box drawing of uv's error trees
@@ -100,7 +100,7 @@ class BuiltRuntime:
     def summary(self) -> str:
         """`Python 3.12.1, scikit-learn 1.9.0, numpy 2.5.1, ...` for job logs and `runtimes list`."""
         parts = [f"Python {self.python_version}"]
-        parts += [f"{name} {version}" for name in _HEADLINE if (version := self.version_of(name))]
+        parts += [f"{name} {version}" for name in HEADLINE if (version := self.version_of(name))]
         return ", ".join(parts)
 
 
