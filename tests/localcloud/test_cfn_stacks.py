@@ -501,3 +501,43 @@ def test_monitoring_definitions_and_schedules_exist_update_and_go(localcloud: Lo
     assert stacks.delete("monitor")["StackStatus"] == "DELETE_COMPLETE"
     assert schedule not in [s["MonitoringScheduleName"]
                             for s in sm.list_monitoring_schedules()["MonitoringScheduleSummaries"]]
+
+
+def _composite(rule: Any) -> dict[str, Any]:
+    return {"Resources": {
+        "Child": _alarm(1),
+        "Either": {"Type": "AWS::CloudWatch::CompositeAlarm", "Properties": {
+            "AlarmName": {"Fn::Sub": "${AWS::StackName}-either"}, "AlarmRule": rule,
+            "AlarmDescription": "the child, or not"}}}}
+
+
+def test_a_composite_alarm_follows_its_child_updates_in_place_and_refuses_a_bad_rule(localcloud: LocalCloud,
+                                                                                     stacks: Stacks) -> None:
+    cw = localcloud.client("cloudwatch")
+    by_arn = {"Fn::Sub": 'ALARM("${Child.Arn}") OR FALSE'}  # as CDK writes it: the child's Arn orders the two
+    assert stacks.create("composite", _composite(by_arn))["StackStatus"] == "CREATE_COMPLETE"
+    name, child = stacks.physical("composite", "Either"), stacks.physical("composite", "Child")
+    [composite] = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert (composite["StateValue"], composite["AlarmDescription"]) == ("OK", "the child, or not")
+    cw.set_alarm_state(AlarmName=child, StateValue="ALARM", StateReason="test")
+    assert cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0][
+        "StateValue"] == "ALARM"
+
+    negated = {"Fn::Sub": 'NOT ALARM("${Child.Arn}")'}
+    assert stacks.update("composite", _composite(negated))["StackStatus"] == "UPDATE_COMPLETE"
+    assert stacks.physical("composite", "Either") == name  # in place
+    [composite] = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+    assert (composite["AlarmRule"], composite["StateValue"]) == (f'NOT ALARM("{_arn(cw, child)}")', "OK")
+
+    assert stacks.update("composite", _composite("ALARM(x) AND"))["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert "AlarmRule" in stacks.failure("composite")
+    assert cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])["CompositeAlarms"][0][
+        "AlarmRule"].startswith("NOT ALARM")
+
+    assert stacks.delete("composite")["StackStatus"] == "DELETE_COMPLETE"
+    assert not cw.describe_alarms(AlarmNames=[name, child], AlarmTypes=["CompositeAlarm", "MetricAlarm"])[
+        "CompositeAlarms"]
+
+
+def _arn(cw: Any, alarm: str) -> str:
+    return str(cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmArn"])
