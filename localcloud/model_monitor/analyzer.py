@@ -139,6 +139,10 @@ def run_model_quality(capture: Capture, output: Path, when: datetime) -> str:
                                  column)
     print(f"merged {len(merged.labels)} predictions with ground truth; {merged.unlabelled} without a label yet, "
           f"{merged.unknown} labels for no captured prediction, {merged.unreadable} not numbers", flush=True)
+    if len(merged.labels) == 0 and merged.unreadable:
+        raise AnalyzerError(f"Job inputs had no data: {merged.unreadable} labelled predictions, but no prediction or "
+                            f"label is a number (the prediction is column {column} of the endpoint's CSV answer: "
+                            f"callers must ask for text/csv)")
     if len(merged.labels) == 0:
         raise AnalyzerError(f"Job inputs had no data: no ground truth matched the window's {len(capture)} captured "
                             f"predictions ({len(truth_ids)} labels read)")

@@ -229,13 +229,18 @@ class MonitoringSchedules:
             self.get(name)
             del self.schedules[name]
 
-    def executions(self, schedule: str | None = None, endpoint: str | None = None,
-                   status: str | None = None) -> list[dict[str, Any]]:
+    def executions(self, schedule: str | None = None, endpoint: str | None = None, status: str | None = None,
+                   sort_by: str | None = None, sort_order: str | None = None) -> list[dict[str, Any]]:
+        """ListMonitoringExecutions: newest first unless asked otherwise (AWS sorts by CreationTime)."""
         with self.lock:
             found = [e for s in self.schedules.values() for e in s.executions
                      if (schedule is None or e.schedule == schedule) and (endpoint is None or e.endpoint == endpoint)
                      and (status is None or e.status == status)]
-        return [e.summary() for e in sorted(found, key=lambda e: e.scheduled, reverse=True)]
+        summaries = [e.summary() for e in found]
+        key = {"ScheduledTime": "ScheduledTime", "Status": "MonitoringExecutionStatus"}.get(sort_by or "",
+                                                                                          "CreationTime")
+        summaries.sort(key=lambda e: (e[key], e["ScheduledTime"]), reverse=(sort_order or "Descending") == "Descending")
+        return summaries
 
     # ------------------------------------------------------------------ the schedule
     def _check(self, config: dict[str, Any]) -> None:

@@ -118,6 +118,7 @@ class LocalSageMakerResponse(SageMakerResponse):
     def list_monitoring_executions(self) -> ActionResult:
         request = self._request()
         found = self.sagemaker_backend.monitoring.executions(
-            request.get("MonitoringScheduleName"), request.get("EndpointName"), request.get("StatusEquals"))
+            request.get("MonitoringScheduleName"), request.get("EndpointName"), request.get("StatusEquals"),
+            request.get("SortBy"), request.get("SortOrder"))
         return ActionResult({"MonitoringExecutionSummaries": found[:int(request.get("MaxResults") or 100)]})
 

@@ -243,3 +243,37 @@ def test_a_model_quality_schedule_merges_ground_truth_and_flags_decay(localcloud
         EndTime=stamp + 60, Period=3600, Statistics=["Maximum"],
         Dimensions=[{"Name": "Endpoint", "Value": name}, {"Name": "MonitoringSchedule", "Value": schedule}])
     assert points["Datapoints"] and points["Datapoints"][0]["Maximum"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_predictions_that_are_not_numbers_fail_the_run_saying_where_the_prediction_was_looked_for(
+        monitored: dict[str, Any]) -> None:
+    """Column 1 of a one-column CSV answer (or a JSON answer) is no number: the reason says which column."""
+    ws, name = monitored["ws"], monitored["name"]
+    now = datetime.now(UTC)
+    labels = [json.dumps({"groundTruthData": {"data": "3.0", "encoding": "CSV"}, "eventMetadata": {"eventId": f"e-{i}"},
+                          "eventVersion": "0"}) for i in range(50)]
+    ws.put(f"groundtruth-columns/{now:%Y/%m/%d/%H}/labels.jsonl", ("\n".join(labels) + "\n").encode())
+    ws.put("quality/any.json", json.dumps({"version": 0.0, "regression_constraints": {}}).encode())
+    definition = f"{name}-column"
+    ws.sm.create_model_quality_job_definition(
+        JobDefinitionName=definition, RoleArn=ROLE,
+        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
+        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": ws.uri("quality/any.json")}},
+        ModelQualityJobInput={"EndpointInput": {"EndpointName": name, "LocalPath": "/opt/ml/processing/input",
+                                                "InferenceAttribute": "1"},
+                              "GroundTruthS3Input": {"S3Uri": ws.uri("groundtruth-columns")}},
+        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": ws.uri("column-reports"), "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+    ws.sm.create_monitoring_schedule(MonitoringScheduleName=definition, MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinitionName": definition, "MonitoringType": "ModelQuality"})
+    summary = _finished(ws, definition)
+    assert summary["MonitoringExecutionStatus"] == "Failed"
+    assert "50 labelled predictions, but no prediction or label is a number" in summary["FailureReason"]
+    assert "column 1 of the endpoint's CSV answer" in summary["FailureReason"]
+    ordered = ws.sm.list_monitoring_executions(EndpointName=name, SortBy="ScheduledTime", SortOrder="Ascending")[
+        "MonitoringExecutionSummaries"]
+    assert [e["ScheduledTime"] for e in ordered] == sorted(e["ScheduledTime"] for e in ordered)
+    assert ordered[-1]["MonitoringScheduleName"] == definition  # the newest last when asked so
