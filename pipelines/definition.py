@@ -222,6 +222,7 @@ class _Builder:
             return JsonGet(step_name=evaluate.name, property_file=report, json_path=MODEL_SHA256_PATH)
 
         evaluation = _file_uri(_output_uri(evaluate, "evaluation"), "evaluation.json")
+        quality = _file_uri(_output_uri(evaluate, "evaluation"), "quality_constraints.json")
         statistics = _file_uri(_output_uri(baseline, "baseline"), "statistics.json")
         constraints = _file_uri(_output_uri(baseline, "baseline"), "constraints.json")
         builder = ModelBuilder(
@@ -249,10 +250,12 @@ class _Builder:
             customer_metadata_properties={MODEL_SHA256_METADATA: model_sha256()},
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation),
+                model_constraints=MetricsSource(content_type="application/json", s3_uri=quality),
                 model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
                 model_data_constraints=MetricsSource(content_type="application/json", s3_uri=constraints),
             ),
             drift_check_baselines=DriftCheckBaselines(
+                model_constraints=MetricsSource(content_type="application/json", s3_uri=quality),
                 model_data_statistics=MetricsSource(content_type="application/json", s3_uri=statistics),
                 model_data_constraints=MetricsSource(content_type="application/json", s3_uri=constraints),
             ),

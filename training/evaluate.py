@@ -21,6 +21,12 @@ whose output is read by a pipeline Condition step (``JsonGet`` on
   ``standard_deviation`` is the spread of the metric over ``--bootstrap-samples``
   (default 200) resamples of the test rows drawn with ``--seed`` (default 0),
   so it is a finite, reproducible number; with fewer than 2 rows it is 0.0.
+* ``<base>/evaluation/quality_constraints.json``: the model-quality baseline Model Monitor's
+  model-quality job checks live predictions against (``{"version": 0.0, "regression_constraints":
+  {metric: {"threshold", "comparison_operator"}}}``): a window whose mae or rmse is more than
+  ``--quality-tolerance`` (default 0.25, i.e. 25 %) above the test value, whose mse is above the
+  same allowance squared, or whose r2 is more than that fraction of the test r2 below it, is a
+  violation. The pipeline registers it as the package's DriftCheckBaselines.ModelQuality.
 
 ``<base>`` is ``/opt/ml/processing`` unless ``SM_PROCESSING_BASE_DIR`` is set.
 Errors go to stderr and ``<SM_OUTPUT_DIR or /opt/ml/output>/message`` (the
@@ -189,6 +195,21 @@ def evaluate(y: np.ndarray, pred: np.ndarray, samples: int, seed: int) -> dict[s
     return {k: {"value": point[k], "standard_deviation": spread[k]} for k in ("mse", "rmse", "mae", "r2")}
 
 
+def quality_constraints(metrics: dict[str, dict[str, float]], tolerance: float) -> dict:
+    """Thresholds a live window's metrics may not cross: the test metrics worsened by `tolerance`."""
+    worse = 1.0 + tolerance
+
+    def rule(threshold: float, operator: str) -> dict:
+        return {"threshold": threshold, "comparison_operator": operator}
+
+    return {"version": 0.0, "regression_constraints": {
+        "mae": rule(metrics["mae"]["value"] * worse, "GreaterThanThreshold"),
+        "mse": rule(metrics["mse"]["value"] * worse**2, "GreaterThanThreshold"),
+        "rmse": rule(metrics["rmse"]["value"] * worse, "GreaterThanThreshold"),
+        "r2": rule(metrics["r2"]["value"] - tolerance * abs(metrics["r2"]["value"]), "LessThanThreshold"),
+    }}
+
+
 def run(args: argparse.Namespace) -> dict:
     base = base_dir()
     model_input = base / "model"
@@ -209,6 +230,8 @@ def run(args: argparse.Namespace) -> dict:
     out = base / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    constraints = quality_constraints(report["regression_metrics"], args.quality_tolerance)
+    (out / "quality_constraints.json").write_text(json.dumps(constraints, indent=2) + "\n")
     print(f"test_rows={len(y)}")
     for key, entry in report["regression_metrics"].items():
         print(f"test_{key}={entry['value']:.6f}; (sd {entry['standard_deviation']:.6f})")
@@ -219,9 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the trained model on the test split.")
     parser.add_argument("--bootstrap-samples", "--bootstrap_samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quality-tolerance", "--quality_tolerance", type=float, default=0.25,
+                        help="how much worse than on the test split live metrics may get (fraction)")
     args = parser.parse_args(argv)
     if args.bootstrap_samples < 0:
         parser.error("--bootstrap-samples must be >= 0")
+    if not 0.0 <= args.quality_tolerance <= 10.0 or math.isnan(args.quality_tolerance):
+        parser.error("--quality-tolerance must be within [0, 10]")
     try:
         run(args)
     except EvaluationError as exc:

@@ -365,12 +365,16 @@ def test_register_points_at_train_artifacts_evaluation_and_baseline(definition, 
     assert spec["SupportedResponseMIMETypes"] == ["text/csv", "application/json"]
     statistics = {"ContentType": "application/json", "S3Uri": _file("Baseline", "baseline", "statistics.json")}
     constraints = {"ContentType": "application/json", "S3Uri": _file("Baseline", "baseline", "constraints.json")}
+    quality = {"ContentType": "application/json",
+               "S3Uri": _file("Evaluate", "evaluation", "quality_constraints.json")}
     metrics = args["ModelMetrics"]
     assert metrics["ModelQuality"] == {
-        "Statistics": {"ContentType": "application/json", "S3Uri": _file("Evaluate", "evaluation", "evaluation.json")}
+        "Statistics": {"ContentType": "application/json", "S3Uri": _file("Evaluate", "evaluation", "evaluation.json")},
+        "Constraints": quality,
     }
     assert metrics["ModelDataQuality"] == {"Statistics": statistics, "Constraints": constraints}
-    assert args["DriftCheckBaselines"] == {"ModelDataQuality": {"Statistics": statistics, "Constraints": constraints}}
+    assert args["DriftCheckBaselines"] == {"ModelQuality": {"Constraints": quality},
+                                           "ModelDataQuality": {"Statistics": statistics, "Constraints": constraints}}
 
 
 def test_sdk_pipeline_object_carries_the_name_and_parameters(built):

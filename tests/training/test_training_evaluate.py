@@ -34,6 +34,31 @@ def test_evaluation_report_has_the_regression_layout(pipeline) -> None:
     assert "test_rmse=" in pipeline.evaluate.stdout
 
 
+def test_quality_constraints_let_the_test_metrics_pass_and_flag_a_worse_window(pipeline) -> None:
+    """The model-quality baseline evaluate.py writes is what Model Monitor's analyzer checks (its format)."""
+    from localcloud.model_monitor import model_quality
+
+    folder = pipeline.base / "evaluation"
+    constraints = json.loads((folder / "quality_constraints.json").read_text())
+    metrics = json.loads((folder / "evaluation.json").read_text())["regression_metrics"]
+    rules = constraints["regression_constraints"]
+    assert constraints["version"] == 0.0 and set(rules) == {"mae", "mse", "rmse", "r2"}
+    assert rules["rmse"] == {"threshold": pytest.approx(metrics["rmse"]["value"] * 1.25),
+                             "comparison_operator": "GreaterThanThreshold"}
+    assert rules["mse"]["threshold"] == pytest.approx(metrics["mse"]["value"] * 1.25 ** 2)
+    assert rules["r2"]["comparison_operator"] == "LessThanThreshold"
+    assert model_quality.violations(metrics, constraints) == []
+    worse = {name: {"value": entry["value"] * (0.5 if name == "r2" else 1.3 ** (2 if name == "mse" else 1))}
+             for name, entry in metrics.items()}
+    assert {v.metric_name for v in model_quality.violations(worse, constraints)} == {"mae", "mse", "rmse", "r2"}
+
+
+def test_quality_tolerance_out_of_range_is_refused(pipeline) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["--quality-tolerance", "-1"])
+    assert exit_info.value.code == 2
+
+
 def evaluation_job(pipeline, tmp_path: Path) -> Path:
     """A fresh processing folder with the pipeline's test split and no model yet."""
     base = tmp_path / "processing"
