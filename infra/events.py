@@ -19,15 +19,16 @@ from infra.config import StageConfig
 class Events(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, pipeline_arn: str,
                  model_package_group: str, role: iam.IRole, topic: sns.ITopic,
-                 retrain_on: list[cloudwatch.IAlarm]) -> None:
+                 retrain_on: cloudwatch.IAlarm) -> None:
         super().__init__(scope, construct_id)
         # The loop closes here: drift or decay noticed (an alarm) -> a retraining run on fresh data,
-        # whose model then waits for approval like any other.
+        # whose model then waits for approval like any other. The rule watches one composite alarm
+        # (drift OR decay), so an hour in which both fire starts one run, not two.
         self.drift_retraining = events.CfnRule(
             self, "DriftRetraining", name=f"{config.prefix}-retrain-on-alarm", state="ENABLED",
             description=f"Retrain {config.pipeline_name} when data drift or model decay raises an alarm",
             event_pattern={"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
-                           "resources": [alarm.alarm_arn for alarm in retrain_on],
+                           "resources": [retrain_on.alarm_arn],
                            "detail": {"state": {"value": ["ALARM"]}}},
             targets=[events.CfnRule.TargetProperty(
                 id="pipeline", arn=pipeline_arn, role_arn=role.role_arn,

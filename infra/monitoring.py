@@ -71,6 +71,13 @@ class Monitoring(Construct):
                 alarm_description=f"Model quality decayed: rmse against ground truth above {s.rmse_threshold}"),
         ]
         self.drift_alarm, self.quality_alarm = self.alarms[2], self.alarms[3]
+        # What the retraining rule watches: either alarm (it notifies no one; its children already do).
+        self.retraining_needed = cloudwatch.CompositeAlarm(
+            self, "RetrainingNeeded", composite_alarm_name=f"{p}-retraining-needed",
+            alarm_description="Data drift or model decay: the model should be retrained",
+            alarm_rule=cloudwatch.AlarmRule.any_of(
+                cloudwatch.AlarmRule.from_alarm(self.drift_alarm, cloudwatch.AlarmState.ALARM),
+                cloudwatch.AlarmRule.from_alarm(self.quality_alarm, cloudwatch.AlarmState.ALARM)))
         notify = actions.SnsAction(topic)
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)

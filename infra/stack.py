@@ -9,7 +9,7 @@ from infra import outputs
 from infra.alerts import Alerts
 from infra.config import StageConfig
 from infra.events import Events
-from infra.model_monitor import DataQualityMonitor
+from infra.model_monitor import ModelMonitors
 from infra.monitoring import Monitoring
 from infra.pipeline import PREFIX, TrainingPipeline
 from infra.registry import ModelRegistry
@@ -42,13 +42,13 @@ class SageStack(cdk.Stack):
                                      features=list(FEATURES))
         self.events = Events(self, "Events", config=config, pipeline_arn=self.pipeline.arn,
                              model_package_group=self.registry.group_name, role=r.events, topic=self.alerts.topic,
-                             retrain_on=[self.monitoring.drift_alarm, self.monitoring.quality_alarm])
+                             retrain_on=self.monitoring.retraining_needed)
         for rule in (self.events.retraining, self.events.drift_retraining):
             if rule is not None:
                 rule.node.add_dependency(self.pipeline.pipeline)
         self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture)
-        self.data_quality = DataQualityMonitor(self, "DataQualityMonitor", config=config, role=r.model,
-                                               serving=self.serving, reports=s.capture)
+        self.monitors = ModelMonitors(self, "ModelMonitors", config=config, role=r.model, serving=self.serving,
+                                      reports=s.capture)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -68,6 +68,7 @@ class SageStack(cdk.Stack):
             outputs.DASHBOARD: c.prefix,
             outputs.WORKLOAD_PREFIX: PREFIX,
             outputs.INPUT_DATA_URI: self.pipeline.input_data_uri,
+            outputs.GROUND_TRUTH_URI: self.monitors.ground_truth_uri,
         }
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)

@@ -6,7 +6,9 @@ stack's data bucket -> `pipeline start` runs the stack's pipeline (preprocess, t
 evaluate, baseline, quality gate, register) -> `model approve` -> `endpoint deploy` serves
 the approved package through the stack (`cdk deploy` with it as a parameter) -> live traffic
 through sagemaker-runtime -> predictions, CloudWatch metrics and data capture are read back
--> artifacts and logs are copied out. It leaves nothing running, also when interrupted.
+-> normal, then drifted traffic with ground truth: the monitors, alarms, alerts and the retraining
+run they start -> artifacts and logs are copied out and an HTML report is written. It leaves
+nothing running, also when interrupted.
 
 Every phase is timed; `run()` returns the timings so bench/demo.py can print them.
 """
@@ -153,8 +155,6 @@ def run(out: Path) -> Timings:
             console.print(f"data capture: {len(captured)} JSONL file(s) under s3://{capture_bucket}/{capture_prefix}")
 
         config = stage(LOCAL_STAGE)
-        drift_alarm = next(a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
-                           if a["AlarmName"] == f"{config.prefix}-data-drift")
 
         def fresh_data() -> None:
             """A drifted month lands where the pipeline reads: what the retraining run learns from."""
@@ -164,12 +164,17 @@ def run(out: Path) -> Timings:
             s3.upload_file(str(drifted), bucket, f"{key}{drifted.name}")
 
         demo_monitoring.run(console, lambda *a: sagestack(cloud.url, *a), timings.phase,
-                            {"sagemaker": sm, "sagemaker-runtime": rt, "cloudwatch": cw}, endpoint,
-                            config.data_quality_schedule, stack[keys.PIPELINE_NAME], drift_alarm, fresh_data)
+                            {"sagemaker": sm, "sagemaker-runtime": rt, "cloudwatch": cw, "s3": s3}, endpoint,
+                            (config.data_quality_schedule, config.model_quality_schedule),
+                            (f"{config.prefix}-data-drift", f"{config.prefix}-model-quality-rmse"),
+                            stack[keys.PIPELINE_NAME], stack[keys.GROUND_TRUTH_URI], fresh_data)
 
-        with timings.phase("copy artifacts out"):
+        with timings.phase("copy artifacts out, write the report"):
             sample = f"s3://{capture_bucket}/{captured[0]}" if captured else None
             _copy_artifacts(s3, sm, stack[keys.MODEL_PACKAGE_GROUP], out, sample)
+            sagestack(cloud.url, "report", "--output", str(out / "report.html"))
+            console.print(f"open {_shown(out / 'report.html')} in a browser: runs, models, drift and quality plots, "
+                          f"the alarm timeline and the alerts")
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: stopping localcloud and everything it started[/]")
         raise

@@ -20,6 +20,7 @@ from infra.outputs import (
     BASELINE_STATISTICS_PARAMETER,
     DIGEST_PARAMETER,
     PACKAGE_PARAMETER,
+    QUALITY_CONSTRAINTS_PARAMETER,
 )
 from sagestack import registry, render
 from sagestack.context import App, pass_app
@@ -68,16 +69,27 @@ def _approved_package(app: App, which: str | None) -> dict[str, Any]:
     return package
 
 
-def _baseline(app: App, arn: str) -> tuple[str, str]:
-    """The package's data-quality baseline (statistics, constraints S3 URIs) for the stack's monitor; "" if none."""
+def _baselines(app: App, arn: str) -> dict[str, str]:
+    """The stack's monitor parameters from the package's DriftCheckBaselines ("" where it has none).
+
+    Data quality needs statistics and constraints; model quality needs constraints. A package
+    without one of them gets no such monitor, and the deploy says so.
+    """
     described = app.sagemaker.describe_model_package(ModelPackageName=arn)
-    quality = (described.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
-    statistics = str((quality.get("Statistics") or {}).get("S3Uri") or "")
-    constraints = str((quality.get("Constraints") or {}).get("S3Uri") or "")
+    baselines = described.get("DriftCheckBaselines") or {}
+
+    def uri(section: str, kind: str) -> str:
+        return str(((baselines.get(section) or {}).get(kind) or {}).get("S3Uri") or "")
+
+    statistics, constraints = uri("ModelDataQuality", "Statistics"), uri("ModelDataQuality", "Constraints")
     if not (statistics and constraints):
-        app.out.print("the package has no data-quality baseline: the endpoint will have no Model Monitor schedule")
-        return "", ""
-    return statistics, constraints
+        app.out.print("the package has no data-quality baseline: the endpoint will have no data-quality monitor")
+        statistics = constraints = ""
+    quality = uri("ModelQuality", "Constraints")
+    if not quality:
+        app.out.print("the package has no model-quality baseline: the endpoint will have no model-quality monitor")
+    return {BASELINE_STATISTICS_PARAMETER: statistics, BASELINE_CONSTRAINTS_PARAMETER: constraints,
+            QUALITY_CONSTRAINTS_PARAMETER: quality}
 
 
 def _check_deployable(app: App, name: str) -> dict[str, Any] | None:
@@ -117,9 +129,7 @@ def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
         return
     app.out.print(f"{'updating' if existing else 'creating'} endpoint {name} with model package version {version} "
                   f"through stack {s.stack.name}")
-    statistics, constraints = _baseline(app, arn)
-    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin, BASELINE_STATISTICS_PARAMETER: statistics,
-                              BASELINE_CONSTRAINTS_PARAMETER: constraints}, yes=yes)
+    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin, **_baselines(app, arn)}, yes=yes)
     final = describe(app, name)
     if final is None or final["EndpointStatus"] != "InService":
         status = final["EndpointStatus"] if final else "missing"
@@ -197,7 +207,7 @@ def delete(app: App, yes: bool) -> None:
     if app.target.aws and not yes:
         click.confirm(f"remove endpoint {name} from stack {s.stack.name} on {app.target.description}?", abort=True)
     took = deploy_stack(app, {PACKAGE_PARAMETER: "", DIGEST_PARAMETER: "", BASELINE_STATISTICS_PARAMETER: "",
-                              BASELINE_CONSTRAINTS_PARAMETER: ""}, yes=True)
+                              BASELINE_CONSTRAINTS_PARAMETER: "", QUALITY_CONSTRAINTS_PARAMETER: ""}, yes=True)
     if describe(app, name) is not None:
         raise SagestackError(f"the stack deployed but endpoint {name} still exists (it is not the stack's; "
                              "delete it with the SageMaker API)")

@@ -33,6 +33,18 @@ def _violations(app: App, job_arn: str) -> list[dict[str, Any]]:
     return list(json.loads(body["Body"].read()).get("violations") or [])
 
 
+FINISHED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
+
+
+def last_finished(app: App, schedule: str) -> dict[str, Any]:
+    """The schedule's most recent execution that has ended ({} if none): the one worth reporting
+    while the next is running."""
+    executions = app.sagemaker.list_monitoring_executions(
+        MonitoringScheduleName=schedule, SortBy="ScheduledTime", SortOrder="Descending",
+        MaxResults=20)["MonitoringExecutionSummaries"]
+    return next((dict(e) for e in executions if e["MonitoringExecutionStatus"] in FINISHED), {})
+
+
 def _latest(app: App, namespace: str, dimensions: list[dict[str, str]], prefix: str = "") -> dict[str, float]:
     """Metric name -> its latest value (last 2 days) among the namespace's metrics with these dimensions."""
     cw = app.client("cloudwatch")
@@ -58,15 +70,17 @@ def monitor(app: App) -> None:
     if not schedules:
         app.out.print(f"no monitoring schedule on endpoint {endpoint} (`sagestack endpoint deploy` makes the "
                       f"stack's data-quality schedule)")
-    rows = render.table("schedule", "type", "status", "last execution", "when", "detail",
+    rows = render.table("schedule", "type", "status", "last finished execution", "when", "detail",
                         title=f"monitoring schedules of {endpoint}")
     reports: list[tuple[str, list[dict[str, Any]]]] = []
     for summary in schedules:
         name = summary["MonitoringScheduleName"]
         described = app.sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
-        last = described.get("LastMonitoringExecutionSummary") or {}
+        last = last_finished(app, name)
+        running = (described.get("LastMonitoringExecutionSummary") or {}).get("MonitoringExecutionStatus") in (
+            "Pending", "InProgress")
         rows.add_row(name, described.get("MonitoringType", "-"), described["MonitoringScheduleStatus"],
-                     last.get("MonitoringExecutionStatus", "none yet"),
+                     last.get("MonitoringExecutionStatus", "none yet") + (" (next one running)" if running else ""),
                      str(last.get("ScheduledTime", ""))[:19],
                      render.one_line_reason(last.get("FailureReason", "")))
         if last.get("ProcessingJobArn") and last.get("MonitoringExecutionStatus") == "CompletedWithViolations":

@@ -220,6 +220,50 @@ def test_alarms_watch_errors_latency_drift_and_quality_and_notify_both_ways(temp
         assert alarm["AlarmActions"] and alarm["OKActions"]
 
 
+def test_retraining_watches_one_composite_alarm_of_drift_or_decay(template: Template) -> None:
+    prefix = STAGES["local"].prefix
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    ids = {a["Properties"]["AlarmName"]: logical for logical, a in alarms.items()}
+    [(composite_id, composite)] = resources(template, "AWS::CloudWatch::CompositeAlarm").items()
+    assert composite["Properties"]["AlarmName"] == f"{prefix}-retraining-needed"
+    rule = json.dumps(composite["Properties"]["AlarmRule"])
+    assert rule.count("ALARM(") == 2 and " OR " in rule
+    for child in (f"{prefix}-data-drift", f"{prefix}-model-quality-rmse"):
+        assert ids[child] in rule  # by the child's Arn, so CloudFormation creates the children first
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    pattern = rules[f"{prefix}-retrain-on-alarm"]["EventPattern"]
+    assert pattern["resources"] == [{"Fn::GetAtt": [composite_id, "Arn"]}]
+    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
+
+
+def test_each_monitor_exists_only_with_its_baseline_and_runs_hourly(template: Template) -> None:
+    from infra.outputs import QUALITY_CONSTRAINTS_PARAMETER
+
+    conditions = template.to_json()["Conditions"]
+    assert {"Monitored", "QualityMonitored"} <= set(conditions)
+    assert {"Ref": QUALITY_CONSTRAINTS_PARAMETER} in json.loads(json.dumps(conditions["QualityMonitored"]))[
+        "Fn::And"][1]["Fn::Not"][0]["Fn::Equals"]
+    [data] = resources(template, "AWS::SageMaker::DataQualityJobDefinition").values()
+    [quality] = resources(template, "AWS::SageMaker::ModelQualityJobDefinition").values()
+    assert data["Condition"] == "Monitored" and quality["Condition"] == "QualityMonitored"
+    q = quality["Properties"]
+    assert q["ModelQualityAppSpecification"]["ProblemType"] == "Regression"
+    assert q["ModelQualityAppSpecification"]["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
+    assert q["ModelQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == {"Ref": QUALITY_CONSTRAINTS_PARAMETER}
+    job_input = q["ModelQualityJobInput"]
+    assert job_input["EndpointInput"]["InferenceAttribute"] == "0"
+    assert "/ground-truth/" in json.dumps(job_input["GroundTruthS3Input"]["S3Uri"])
+    schedules = {s["Properties"]["MonitoringScheduleName"]: s for s in
+                 resources(template, "AWS::SageMaker::MonitoringSchedule").values()}
+    config = STAGES["local"]
+    assert set(schedules) == {config.data_quality_schedule, config.model_quality_schedule}
+    quality_schedule = schedules[config.model_quality_schedule]
+    assert quality_schedule["Condition"] == "QualityMonitored"
+    assert quality_schedule["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] == "ModelQuality"
+    assert quality_schedule["Properties"]["MonitoringScheduleConfig"]["ScheduleConfig"] == {
+        "ScheduleExpression": "cron(0 * ? * * *)"}
+
+
 def test_alerts_go_to_an_encrypted_topic_with_a_queue_subscribed(template: Template) -> None:
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "sqs", "RawMessageDelivery": True})
