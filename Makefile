@@ -30,7 +30,14 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 # ~/.cache/localcloud/runtimes (LOCALCLOUD_RUNTIMES_DIR), so a second run builds nothing.
 RUNTIMES := sagemaker-scikit-learn:1.9-0 sagemaker-scikit-learn:1.2-1
 
-.PHONY: setup runtimes demo test lint bench clean
+# Debian's chromium and its driver, for the page tests (a real browser opens the HTML report).
+# Installed with apt when missing (as root, or through sudo); SAGESTACK_CHROMIUM and
+# SAGESTACK_CHROMEDRIVER name other binaries instead (a CI image's Chrome).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM ?= $(or $(SAGESTACK_CHROMIUM),/usr/bin/chromium)
+CHROMEDRIVER ?= $(or $(SAGESTACK_CHROMEDRIVER),/usr/bin/chromedriver)
+
+.PHONY: setup runtimes browser demo test lint bench clean
 
 setup: $(DEV_STAMP) $(NODE_STAMP)
 
@@ -54,6 +61,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+browser:
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then :; else \
+	  echo "installing Debian's chromium and chromium-driver for the page tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver >/dev/null; fi
+
 runtimes: $(VENV_STAMP)
 	.venv/bin/python -m localcloud.runtimes build $(RUNTIMES)
 
@@ -66,8 +79,8 @@ lint: $(DEV_STAMP)
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-test: setup lint runtimes
-	.venv/bin/python -m pytest
+test: setup lint runtimes browser
+	SAGESTACK_REQUIRE_BROWSER=1 .venv/bin/python -m pytest
 
 bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/serving.py
@@ -79,4 +92,4 @@ bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/demo.py
 
 clean:
-	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache
+	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache test-artifacts

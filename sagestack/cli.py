@@ -6,6 +6,7 @@
     sagestack model list / approve     review and approve registered models
     sagestack endpoint deploy / invoke serve the latest approved model (through the stack) and call it
     sagestack logs job|execution|endpoint  a log from CloudWatch Logs (--follow)
+    sagestack monitor / alerts / report    Model Monitor, the alert inbox, an HTML report with plots
     sagestack destroy                  delete the stack (its buckets emptied first, except in prod)
     sagestack down                     stop localcloud
 
@@ -33,6 +34,7 @@ from sagestack.logs_cmds import logs
 from sagestack.model_cmds import model
 from sagestack.monitor_cmds import monitor
 from sagestack.pipeline_cmds import pipeline
+from sagestack.report_cmds import report
 from sagestack.settings import STAGES, Overrides
 from sagestack.stack_cmds import deploy, destroy, names
 from sagestack.target import DEFAULT_ENDPOINT_URL, Target
@@ -106,6 +108,7 @@ cli.add_command(endpoint)
 cli.add_command(logs)
 cli.add_command(alerts)
 cli.add_command(monitor)
+cli.add_command(report)
 
 
 # ---------------------------------------------------------------------------- localcloud in the background

@@ -99,6 +99,11 @@ def evaluation_metrics(sagemaker: Any, s3: Any, package_arn: str) -> dict[str, f
         report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except (ClientError, BotoCoreError, ValueError):
         return {}
+    return metric_values(report)
+
+
+def metric_values(report: Any) -> dict[str, float]:
+    """{metric: value} of a report in the model-quality layout, every family flattened ({} if it is not one)."""
     metrics: dict[str, float] = {}
     for family in report.values() if isinstance(report, dict) else ():
         if not isinstance(family, dict):

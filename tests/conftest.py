@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from browser import browser  # noqa: F401  (the page tests' fixture)
 from support import REGION, LocalCloud
 
 # Tests never reach real AWS: whatever the developer's shell holds, clients get dummy keys.

@@ -1,0 +1,397 @@
+"""What the report shows, read through the AWS API only, so it works against localcloud and AWS alike.
+
+Each section (pipeline runs, model versions, the two monitors, alarms, alerts) is collected on
+its own: an AWS error or a missing resource in one becomes a one-line problem shown in that
+section's place, never a failed report. Finished pipeline runs never change, so what was read
+about them is kept for the next collection (the console will collect again and again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.monitoring import DATA_METRICS, MODEL_METRICS
+from sagestack import registry
+from sagestack.alerts_cmds import describe as describe_alert
+from sagestack.errors import one_line
+
+RUNS = 50
+"""Pipeline executions shown (the newest)."""
+VERSIONS = 50
+"""Model package versions shown (the highest)."""
+HISTORY = 500
+"""Alarm state changes shown (the newest)."""
+FINISHED_RUNS = ("Succeeded", "Failed", "Stopped")
+ANALYSED = ("Completed", "CompletedWithViolations")
+"""Monitoring runs that analysed data (a run over an hour without traffic fails: "no data")."""
+DRIFT_PREFIX = "feature_baseline_drift_"
+
+
+@dataclass
+class PipelineRun:
+    id: str
+    status: str
+    started: datetime | None
+    ended: datetime | None
+    started_by: str
+    version: int | None
+    """The model package version the run registered, if it did."""
+    metrics: dict[str, float]
+    """The Evaluate step's test metrics (evaluation.json), if it ran."""
+    failure: str = ""
+
+
+@dataclass
+class ModelVersion:
+    version: int
+    approval: str
+    created: datetime | None
+    metrics: dict[str, float]
+    comment: str
+    run: str = ""
+    """The pipeline execution that registered it (when it is among the runs shown)."""
+
+
+@dataclass
+class Bucket:
+    lower: float
+    upper: float
+    share: float
+    """The fraction of the dataset's values in [lower, upper)."""
+
+
+@dataclass
+class FeatureDistribution:
+    name: str
+    baseline: list[Bucket]
+    window: list[Bucket]
+    distance: float | None
+    """The latest `feature_baseline_drift_<name>` the monitor published."""
+
+
+@dataclass
+class Series:
+    name: str
+    times: list[datetime]
+    values: list[float]
+
+
+@dataclass
+class Monitor:
+    schedule: str
+    kind: str
+    """DataQuality or ModelQuality."""
+    status: str
+    last: dict[str, Any]
+    """The summary of the last run that analysed data ({} before the first): its report is shown."""
+    executions: list[dict[str, Any]]
+    violations: list[dict[str, Any]]
+    series: list[Series]
+    threshold: float | None
+    """What the stack's alarm on these metrics compares with (drift distance, rmse)."""
+    features: list[FeatureDistribution] = field(default_factory=list)
+
+
+@dataclass
+class AlarmState:
+    name: str
+    kind: str
+    state: str
+    since: datetime | None
+    reason: str
+
+
+@dataclass
+class AlarmChange:
+    when: datetime
+    alarm: str
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass
+class Alert:
+    when: str
+    what: str
+    details: str
+
+
+@dataclass
+class Snapshot:
+    """Everything one report shows; `problems` holds, per section, why it could not be read."""
+
+    stack: str
+    endpoint: str
+    pipeline: str
+    target: str
+    taken: datetime
+    runs: list[PipelineRun] = field(default_factory=list)
+    versions: list[ModelVersion] = field(default_factory=list)
+    monitors: list[Monitor] = field(default_factory=list)
+    alarms: list[AlarmState] = field(default_factory=list)
+    timeline: list[AlarmChange] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def _problem(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        return one_line(f"{detail.get('Code', 'Error')}: {detail.get('Message', '')}", 300)
+    return one_line(str(error) or type(error).__name__, 300)
+
+
+class Collector:
+    """Reads a Snapshot with one set of clients (`client(service)` returns a boto3 client)."""
+
+    def __init__(self, client: Callable[[str], Any]):
+        self.client = client
+        self._finished_runs: dict[str, PipelineRun] = {}
+
+    # ------------------------------------------------------------------ the whole
+    def snapshot(self, *, stack: str, target: str, pipeline: str, group: str, endpoint: str, topic: str,
+                 queue: str) -> Snapshot:
+        snap = Snapshot(stack=stack, endpoint=endpoint, pipeline=pipeline, target=target, taken=datetime.now(UTC))
+        sections: list[tuple[str, Callable[[], None]]] = [
+            ("runs", lambda: snap.runs.extend(self.runs(pipeline))),
+            ("versions", lambda: snap.versions.extend(self.versions(group, snap.runs))),
+            ("monitors", lambda: snap.monitors.extend(self.monitors(endpoint))),
+            ("alarms", lambda: snap.alarms.extend(self.alarms(topic))),
+            ("timeline", lambda: snap.timeline.extend(self.timeline([a.name for a in snap.alarms]))),
+            ("alerts", lambda: snap.alerts.extend(self.alerts(queue))),
+        ]
+        for name, read in sections:
+            try:
+                read()
+            except (ClientError, BotoCoreError, KeyError, ValueError) as e:
+                snap.problems[name] = _problem(e)
+        return snap
+
+    # ------------------------------------------------------------------ S3 documents
+    def _json(self, uri: str) -> Any:
+        """The JSON document at an s3:// URI, or None when it is missing or not JSON."""
+        if not uri.startswith("s3://"):
+            return None
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return json.loads(self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        except (ClientError, BotoCoreError, ValueError):
+            return None
+
+    def _job_output(self, job_arn: str, name: str | None = None) -> str:
+        """The S3 URI of a processing job's output `name` (its first output when None), or ""."""
+        job = self.client("sagemaker").describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[-1])
+        for output in (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            if name is None or output.get("OutputName") == name:
+                return str(output["S3Output"]["S3Uri"]).rstrip("/")
+        return ""
+
+    # ------------------------------------------------------------------ pipeline runs and versions
+    def runs(self, pipeline: str) -> list[PipelineRun]:
+        sm = self.client("sagemaker")
+        summaries = sm.list_pipeline_executions(PipelineName=pipeline, SortBy="CreationTime", SortOrder="Descending",
+                                                MaxResults=RUNS)["PipelineExecutionSummaries"]
+        found = []
+        for summary in summaries:
+            arn = summary["PipelineExecutionArn"]
+            run = self._finished_runs.get(arn) or self._run(arn)
+            if run.status in FINISHED_RUNS:
+                self._finished_runs[arn] = run
+            found.append(run)
+        return found
+
+    def _run(self, arn: str) -> PipelineRun:
+        sm = self.client("sagemaker")
+        described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+        version, metrics = None, {}
+        for step in steps:
+            metadata = step.get("Metadata") or {}
+            if "RegisterModel" in metadata:
+                version = int(str(metadata["RegisterModel"]["Arn"]).rsplit("/", 1)[-1])
+            job = (metadata.get("ProcessingJob") or {}).get("Arn")
+            uri = self._job_output(job, "evaluation") if job and step.get("StepStatus") == "Succeeded" else ""
+            if uri:  # the step whose output is the evaluation report
+                metrics = registry.metric_values(self._json(f"{uri}/evaluation.json"))
+        status = described["PipelineExecutionStatus"]
+        return PipelineRun(
+            id=arn.rsplit("/", 1)[-1], status=status, started=described.get("CreationTime"),
+            ended=described.get("LastModifiedTime") if status in FINISHED_RUNS else None,
+            started_by=described.get("PipelineExecutionDescription") or described.get(
+                "PipelineExecutionDisplayName") or "", version=version, metrics=metrics,
+            failure=described.get("FailureReason") or "")
+
+    def versions(self, group: str, runs: list[PipelineRun]) -> list[ModelVersion]:
+        sm = self.client("sagemaker")
+        by_version = {run.version: run.id for run in runs if run.version is not None}
+        found = []
+        for package in registry.packages(sm, group)[:VERSIONS]:
+            arn = package["ModelPackageArn"]
+            described = sm.describe_model_package(ModelPackageName=arn)
+            version = int(package.get("ModelPackageVersion") or 0)
+            evaluation = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
+            found.append(ModelVersion(
+                version=version, approval=package.get("ModelApprovalStatus", "-"),
+                created=package.get("CreationTime"),
+                metrics=registry.metric_values(self._json(str(evaluation.get("S3Uri") or ""))),
+                comment=described.get("ApprovalDescription") or "", run=by_version.get(version, "")))
+        return found
+
+    # ------------------------------------------------------------------ monitors
+    def monitors(self, endpoint: str) -> list[Monitor]:
+        sm = self.client("sagemaker")
+        schedules = sm.list_monitoring_schedules(EndpointName=endpoint)["MonitoringScheduleSummaries"]
+        thresholds = self._alarm_thresholds()
+        found = []
+        for summary in sorted(schedules, key=lambda s: s["MonitoringScheduleName"]):
+            name = summary["MonitoringScheduleName"]
+            described = sm.describe_monitoring_schedule(MonitoringScheduleName=name)
+            kind = described.get("MonitoringType") or "DataQuality"
+            executions = sm.list_monitoring_executions(MonitoringScheduleName=name, SortBy="ScheduledTime",
+                                                       SortOrder="Descending", MaxResults=100)[
+                "MonitoringExecutionSummaries"]
+            last = next((dict(e) for e in executions if e["MonitoringExecutionStatus"] in ANALYSED), {})
+            report = self._job_output(last["ProcessingJobArn"]) if last.get("ProcessingJobArn") else ""
+            violations = (self._json(f"{report}/constraint_violations.json") or {}).get("violations") or [] \
+                if report and last.get("MonitoringExecutionStatus") == "CompletedWithViolations" else []
+            dimensions = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": name}]
+            namespace = MODEL_METRICS if kind == "ModelQuality" else DATA_METRICS
+            since = min((e["ScheduledTime"] for e in executions), default=datetime.now(UTC)) - timedelta(hours=1)
+            series = [s for s in self._series(namespace, dimensions, since)
+                      if kind == "ModelQuality" or s.name.startswith(DRIFT_PREFIX)]
+            monitor = Monitor(schedule=name, kind=kind, status=described["MonitoringScheduleStatus"], last=last,
+                              executions=[dict(e) for e in executions[:20]], violations=list(violations),
+                              series=series, threshold=thresholds.get(("rmse" if kind == "ModelQuality" else
+                                                                       DRIFT_PREFIX, name)))
+            if kind == "DataQuality" and report:
+                monitor.features = self._distributions(described, f"{report}/statistics.json", series)
+            found.append(monitor)
+        return found
+
+    def _alarm_thresholds(self) -> dict[tuple[str, str], float]:
+        """(metric name or the drift prefix, monitoring schedule) -> the threshold of the alarm watching it."""
+        found: dict[tuple[str, str], float] = {}
+        for alarm in self.client("cloudwatch").describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
+            stats = [alarm.get("MetricName") and alarm] + [
+                q.get("MetricStat", {}).get("Metric") for q in alarm.get("Metrics") or [] if q.get("MetricStat")]
+            for metric in filter(None, stats):
+                schedule = next((d["Value"] for d in metric.get("Dimensions") or []
+                                 if d["Name"] == "MonitoringSchedule"), None)
+                name = str(metric.get("MetricName") or "")
+                if schedule and "Threshold" in alarm:
+                    key = DRIFT_PREFIX if name.startswith(DRIFT_PREFIX) else name
+                    found[(key, schedule)] = float(alarm["Threshold"])
+        return found
+
+    def _series(self, namespace: str, dimensions: list[dict[str, str]], since: datetime) -> list[Series]:
+        """Every metric of the monitor since `since`, a point per value it published.
+
+        One-second periods while that lies within the last three hours (CloudWatch's rule for
+        short periods), so runs minutes apart (localcloud's fast clock) stay apart; minutes beyond.
+        """
+        cw = self.client("cloudwatch")
+        names = sorted({m["MetricName"] for m in cw.list_metrics(Namespace=namespace, Dimensions=dimensions)[
+            "Metrics"] if len(m.get("Dimensions") or []) == len(dimensions)})
+        if not names:
+            return []
+        now = datetime.now(UTC)
+        since = max(since, now - timedelta(days=14))
+        period = 1 if now - since <= timedelta(hours=3) else 60
+        queries = [{"Id": f"m{i}", "Label": name, "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": dimensions},
+            "Period": period, "Stat": "Maximum"}} for i, name in enumerate(names)]
+        found = []
+        for start in range(0, len(queries), 500):
+            answer = cw.get_metric_data(MetricDataQueries=queries[start:start + 500], StartTime=since,
+                                        EndTime=now + timedelta(minutes=1), ScanBy="TimestampAscending")
+            for result in answer["MetricDataResults"]:
+                found.append(Series(result["Label"], list(result["Timestamps"]), [float(v) for v in result["Values"]]))
+        return found
+
+    def _distributions(self, schedule: dict[str, Any], window_uri: str,
+                       series: list[Series]) -> list[FeatureDistribution]:
+        """Per numeric feature, the baseline's and the last window's histograms (statistics.json's buckets)."""
+        definition_name = schedule["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName")
+        if not definition_name:
+            return []
+        definition = self.client("sagemaker").describe_data_quality_job_definition(JobDefinitionName=definition_name)
+        baseline_uri = (((definition.get("DataQualityBaselineConfig") or {}).get("StatisticsResource") or {})
+                        .get("S3Uri") or "")
+        baseline, window = _features(self._json(baseline_uri)), _features(self._json(window_uri))
+        latest = {s.name.removeprefix(DRIFT_PREFIX): s.values[-1] for s in series if s.values}
+        return [FeatureDistribution(name, baseline[name], window.get(name, []), latest.get(name))
+                for name in sorted(baseline)]
+
+    # ------------------------------------------------------------------ alarms and alerts
+    def alarms(self, topic: str) -> list[AlarmState]:
+        """The alarms that notify the stack's topic, and the composite alarms that read them."""
+        cw = self.client("cloudwatch")
+        described = cw.describe_alarms(AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100)
+        notifying = [a for a in described["MetricAlarms"] if topic in (a.get("AlarmActions") or [])]
+        names = {a["AlarmName"] for a in notifying}
+        arns = {a["AlarmArn"] for a in notifying}
+        composites = [a for a in described["CompositeAlarms"] if topic in (a.get("AlarmActions") or [])
+                      or any(n in a.get("AlarmRule", "") for n in names | arns)]
+        return [AlarmState(a["AlarmName"], kind, a["StateValue"], a.get("StateUpdatedTimestamp"),
+                           a.get("StateReason", ""))
+                for kind, group in (("metric", notifying), ("composite", composites)) for a in group]
+
+    def timeline(self, alarms: list[str]) -> list[AlarmChange]:
+        cw = self.client("cloudwatch")
+        changes = []
+        for name in alarms:
+            items = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate", MaxRecords=100)[
+                "AlarmHistoryItems"]
+            for item in items:
+                try:
+                    data = json.loads(item.get("HistoryData") or "{}")
+                except ValueError:
+                    data = {}
+                changes.append(AlarmChange(item["Timestamp"], name, str(data.get("oldState", {}).get("stateValue", "")),
+                                           str(data.get("newState", {}).get("stateValue", "")),
+                                           str(data.get("newState", {}).get("stateReason") or item.get(
+                                               "HistorySummary", ""))))
+        return sorted(changes, key=lambda c: c.when)[-HISTORY:]
+
+    def alerts(self, queue: str) -> list[Alert]:
+        """The alert inbox, left as it was: what is read is made visible again at once."""
+        return [Alert(*describe_alert(body)) for body in peek(self.client("sqs"), queue)]
+
+
+def peek(sqs: Any, url: str, limit: int = 200) -> list[str]:
+    """The queue's messages (bodies, oldest first as received), leaving every one in the queue."""
+    bodies: list[str] = []
+    handles: list[str] = []
+    try:
+        while len(bodies) < limit:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                        VisibilityTimeout=30).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                bodies.append(message.get("Body", ""))
+                handles.append(message["ReceiptHandle"])
+    finally:
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return bodies
+
+
+def _features(statistics: Any) -> dict[str, list[Bucket]]:
+    """Feature name -> its histogram as shares, from a statistics.json (numeric features with buckets)."""
+    found: dict[str, list[Bucket]] = {}
+    for feature in (statistics or {}).get("features") or [] if isinstance(statistics, dict) else []:
+        buckets = ((((feature.get("numerical_statistics") or {}).get("distribution") or {}).get("kll") or {})
+                   .get("buckets") or [])
+        total = sum(float(b.get("count") or 0) for b in buckets)
+        if buckets and total > 0:
+            found[str(feature.get("name"))] = [Bucket(float(b["lower_bound"]), float(b["upper_bound"]),
+                                                      float(b["count"]) / total) for b in buckets]
+    return found

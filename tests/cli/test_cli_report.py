@@ -1,0 +1,177 @@
+"""`sagestack report`: the stack's lifecycle, read through the AWS API, on one HTML page opened in chromium.
+
+The first test makes everything the report shows the way a person would: a pipeline run, an
+approved model served by the stack (with its two monitors), traffic with ground truth, a
+data-quality and a model-quality run over it, an alarm that fires and clears. Then it writes
+the report and checks in a real browser that every plot was drawn, and keeps a screenshot.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import screenshot, severe_console_messages
+from cli_support import Stack, invoke
+from support import LocalCloud, wait_until
+
+from infra import outputs
+from infra.config import stage
+from sagestack.views import page
+from sagestack.views.collect import AlarmChange, AlarmState, Alert, Monitor, PipelineRun, Snapshot
+from training.datagen import generate_month
+from training.preprocess import FEATURES, TARGET, clean, featurise, read_file
+
+FAST = ["-p", "MaxIter=15", "-p", "MaxLeafNodes=8"]
+CONFIG = stage("local")
+
+
+def _ok(args: list[str]) -> str:
+    result = invoke(args)
+    assert result.exit_code == 0, result.output[-3000:]
+    return result.stdout
+
+
+def _open(driver: Any, path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(path.as_uri())
+    WebDriverWait(driver, 30).until(lambda d: d.find_element("tag name", "body").get_attribute("data-charts"))
+
+
+def _traffic(tmp_path: Path, count: int = 200) -> tuple[list[str], list[float]]:
+    path = tmp_path / "traffic.parquet"
+    generate_month(2024, 2, count * 2, seed=5, drift=1.0).to_parquet(path, index=False)
+    frame, _ = clean(read_file(path))
+    featured = featurise(frame).head(count)
+    return ([",".join(f"{v:.10g}" for v in row) for row in featured[FEATURES].itertuples(index=False)],
+            [float(v) for v in featured[TARGET]])
+
+
+def _run_now(sm: Any, name: str, definition: str, kind: str) -> dict[str, Any]:
+    sm.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinitionName": definition, "MonitoringType": kind})
+
+    def finished() -> dict[str, Any] | None:
+        runs = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
+        done = [r for r in runs if r["MonitoringExecutionStatus"] not in ("Pending", "InProgress")]
+        return done[0] if done else None
+
+    execution = wait_until(finished, 120, 0.2)
+    assert execution, f"monitoring schedule {name} did not run"
+    return execution  # type: ignore[return-value]
+
+
+def test_report_of_a_served_and_monitored_model_draws_every_plot(localcloud: LocalCloud, stack: Stack,
+                                                                 browser: Any, tmp_path: Path) -> None:
+    s3, sm, rt, cw = (localcloud.client(n) for n in ("s3", "sagemaker", "sagemaker-runtime", "cloudwatch"))
+    buf = io.BytesIO()
+    generate_month(2024, 1, trips=1500, seed=11).to_parquet(buf, index=False)
+    bucket, _, prefix = stack[outputs.INPUT_DATA_URI].removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}2024-01.parquet", Body=buf.getvalue())
+    _ok([*stack.options, "pipeline", "start", "--poll", "0.5", *FAST])
+    _ok([*stack.options, "model", "approve", "latest", "-m", "good enough for the report"])
+    _ok([*stack.options, "endpoint", "deploy", "--force"])
+    try:
+        endpoint, tag = stack[outputs.ENDPOINT_NAME], uuid.uuid4().hex[:6]
+        rows, truths = _traffic(tmp_path)
+        for n, row in enumerate(rows):
+            rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=row.encode(),
+                               InferenceId=f"report-{tag}-{n}")
+        labels = "".join(json.dumps({"groundTruthData": {"data": str(t), "encoding": "CSV"},
+                                     "eventMetadata": {"eventId": f"report-{tag}-{n}"}, "eventVersion": "0"}) + "\n"
+                         for n, t in enumerate(truths))
+        truth_bucket, _, truth_prefix = stack[outputs.GROUND_TRUTH_URI].removeprefix("s3://").partition("/")
+        s3.put_object(Bucket=truth_bucket, Key=f"{truth_prefix}/{datetime.now(UTC):%Y/%m/%d/%H}/labels.jsonl",
+                      Body=labels.encode())
+        capture = f"data-capture/{endpoint}/"
+        assert wait_until(lambda: s3.list_objects_v2(Bucket=stack[outputs.CAPTURE_BUCKET], Prefix=capture).get(
+            "KeyCount"), 20, 0.2), "nothing captured"
+        drift = _run_now(sm, f"report-data-{tag}", f"{CONFIG.prefix}-data-quality", "DataQuality")
+        quality = _run_now(sm, f"report-quality-{tag}", f"{CONFIG.prefix}-model-quality", "ModelQuality")
+        assert drift["MonitoringExecutionStatus"] == "CompletedWithViolations", drift  # drifted traffic
+        assert quality["MonitoringExecutionStatus"].startswith("Completed"), quality
+        errors = f"{CONFIG.prefix}-endpoint-5xx"
+        cw.set_alarm_state(AlarmName=errors, StateValue="ALARM", StateReason="the report test pages someone")
+        cw.set_alarm_state(AlarmName=errors, StateValue="OK", StateReason="and it is over")
+
+        report = tmp_path / "report.html"
+        said = _ok([*stack.options, "report", "--output", str(report)])
+        assert f"report written to {report}" in said and "4 monitors" in said  # the hourly two and ours
+
+        _open(browser, report)
+        charts = browser.find_elements("css selector", ".chart")
+        states = {c.get_attribute("id"): c.get_attribute("data-rendered") for c in charts}
+        assert states and set(states.values()) == {"true"}, states
+        assert {"run-metrics", "alarm-timeline"} <= set(states)
+        features = [i for i in states if "-feature-" in i]
+        assert len(features) == len(FEATURES)  # every feature against its baseline
+        for chart in charts:
+            assert chart.find_elements("css selector", "svg.main-svg"), chart.get_attribute("id")
+        series = browser.execute_script("return Array.from(document.querySelectorAll('.chart[id$=\"-series\"]'))"
+                                        ".map(c => c.data.map(t => t.name))")
+        assert sorted(FEATURES) in [sorted(names) for names in series]  # a drift line per feature
+        assert ["rmse", "mae", "r2"] in [sorted(names, key=["rmse", "mae", "r2"].index) for names in series
+                                         if "rmse" in names]
+        bars = browser.execute_script(f"return document.getElementById('{features[0]}')"
+                                      ".querySelectorAll('g.point').length")
+        assert bars > 0  # the histograms have bars
+        text = browser.find_element("tag name", "body").text
+        assert "good enough for the report" in text and "Approved" in text
+        assert "the report test pages someone" in text  # the alarm's timeline
+        assert severe_console_messages(browser) == []
+        assert screenshot(browser, "report").stat().st_size > 50_000
+    finally:
+        for schedule in sm.list_monitoring_schedules(EndpointName=stack[outputs.ENDPOINT_NAME])[
+                "MonitoringScheduleSummaries"]:
+            if schedule["MonitoringScheduleName"].startswith("report-"):
+                sm.delete_monitoring_schedule(MonitoringScheduleName=schedule["MonitoringScheduleName"])
+        _ok([*stack.options, "endpoint", "delete", "--yes"])
+
+
+HOSTILE = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def test_nothing_from_aws_runs_in_the_page_and_unreadable_sections_say_why(browser: Any, tmp_path: Path) -> None:
+    """Names, reasons and messages come from AWS: shown as text, never as markup or script."""
+    now = datetime.now(UTC)
+    snapshot = Snapshot(stack="SageStack-local", endpoint=HOSTILE, pipeline="p", target="localcloud", taken=now)
+    snapshot.runs.append(PipelineRun(id="run1", status="Failed", started=now, ended=now, started_by=HOSTILE,
+                                     version=None, metrics={"rmse": 5.0, "mae": 3.0, "r2": 0.8}, failure=HOSTILE))
+    snapshot.alarms.append(AlarmState(HOSTILE, "metric", "ALARM", now, HOSTILE))
+    snapshot.timeline.append(AlarmChange(now, HOSTILE, "OK", "ALARM", HOSTILE))
+    snapshot.alerts.append(Alert("now", f"[red]ALARM[/] {HOSTILE}", HOSTILE))
+    snapshot.monitors.append(Monitor(HOSTILE, "DataQuality", "Scheduled", {}, [], [
+        {"feature_name": HOSTILE, "constraint_check_type": "baseline_drift_check", "description": HOSTILE}], [], None))
+    snapshot.problems["versions"] = f"AccessDenied: {HOSTILE}"
+    report = tmp_path / "hostile.html"
+    report.write_text(page.report(snapshot))
+
+    _open(browser, report)
+    assert browser.execute_script("return window.pwned") is None
+    assert browser.find_elements("css selector", "img") == []
+    scripts = browser.execute_script("return document.scripts.length")
+    assert scripts == 2 + 2  # plotly.js, charts.js and the two figures (run metrics, alarm timeline)
+    text = browser.find_element("tag name", "body").text
+    assert text.count("window.pwned = 1") >= 8
+    assert "Could not read this from AWS: AccessDenied:" in text
+    assert "No monitoring schedule" not in text and "No pipeline runs yet" not in text
+    assert "No model versions registered yet" not in text  # unreadable is not the same as empty
+    assert severe_console_messages(browser) == []
+    screenshot(browser, "report-hostile")
+
+
+@pytest.mark.parametrize("section", ["runs", "monitors", "alerts"])
+def test_an_empty_stack_reports_what_is_missing_and_how_to_get_it(section: str) -> None:
+    html = page.report(Snapshot(stack="s", endpoint="e", pipeline="p", target="t", taken=datetime.now(UTC)))
+    expected = {"runs": "No pipeline runs yet.", "monitors": "sagestack endpoint deploy",
+                "alerts": "No alerts waiting."}
+    assert expected[section] in html
+    assert '<script type="application/json"' not in html  # nothing to plot
