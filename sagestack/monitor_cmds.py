@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from infra.monitoring import DATA_METRICS, MODEL_METRICS
 from sagestack import render
 from sagestack.context import App, pass_app
+from sagestack.views.collect import metric_names
 
 
 def _violations(app: App, job_arn: str) -> list[dict[str, Any]]:
@@ -48,8 +49,7 @@ def last_finished(app: App, schedule: str) -> dict[str, Any]:
 def _latest(app: App, namespace: str, dimensions: list[dict[str, str]], prefix: str = "") -> dict[str, float]:
     """Metric name -> its latest value (last 2 days) among the namespace's metrics with these dimensions."""
     cw = app.client("cloudwatch")
-    names = [m["MetricName"] for m in cw.list_metrics(Namespace=namespace, Dimensions=dimensions)["Metrics"]
-             if m["MetricName"].startswith(prefix) and len(m.get("Dimensions") or []) == len(dimensions)]
+    names = [name for name in metric_names(cw, namespace, dimensions) if name.startswith(prefix)]
     found: dict[str, float] = {}
     now = time.time()
     for name in sorted(set(names)):

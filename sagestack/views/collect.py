@@ -297,8 +297,7 @@ class Collector:
         short periods), so runs minutes apart (localcloud's fast clock) stay apart; minutes beyond.
         """
         cw = self.client("cloudwatch")
-        names = sorted({m["MetricName"] for m in cw.list_metrics(Namespace=namespace, Dimensions=dimensions)[
-            "Metrics"] if len(m.get("Dimensions") or []) == len(dimensions)})
+        names = sorted(metric_names(cw, namespace, dimensions))
         if not names:
             return []
         now = datetime.now(UTC)
@@ -363,6 +362,13 @@ class Collector:
     def alerts(self, queue: str) -> list[Alert]:
         """The alert inbox, left as it was: what is read is made visible again at once."""
         return [Alert(*describe_alert(body)) for body in peek(self.client("sqs"), queue)]
+
+
+def metric_names(cw: Any, namespace: str, dimensions: list[dict[str, str]]) -> set[str]:
+    """The names of the namespace's metrics with exactly these dimensions (every page of ListMetrics)."""
+    return {m["MetricName"] for page in cw.get_paginator("list_metrics").paginate(
+        Namespace=namespace, Dimensions=dimensions) for m in page["Metrics"]
+        if len(m.get("Dimensions") or []) == len(dimensions)}
 
 
 def peek(sqs: Any, url: str, limit: int = 200) -> list[str]:

@@ -175,3 +175,15 @@ def test_an_empty_stack_reports_what_is_missing_and_how_to_get_it(section: str) 
                 "alerts": "No alerts waiting."}
     assert expected[section] in html
     assert '<script type="application/json"' not in html  # nothing to plot
+
+
+def test_metric_names_are_read_from_every_page_of_list_metrics(localcloud: LocalCloud) -> None:
+    """ListMetrics answers 500 metrics a page: a monitor's metrics may sit on any page."""
+    from sagestack.views.collect import metric_names
+
+    cw, namespace = localcloud.client("cloudwatch"), f"Pages/{uuid.uuid4().hex[:6]}"
+    for start in range(0, 620, 20):
+        cw.put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": f"m{n:04d}", "Value": 1.0, "Dimensions": [{"Name": "Endpoint", "Value": "e"}]}
+            for n in range(start, start + 20)])
+    assert len(metric_names(cw, namespace, [{"Name": "Endpoint", "Value": "e"}])) == 620
