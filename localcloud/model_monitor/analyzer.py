@@ -183,12 +183,12 @@ def run() -> str:
         raise AnalyzerError("Job inputs had no data")
     if _setting("analysis_type") == "MODEL_QUALITY":
         return run_model_quality(capture, output, when)
-    for problem in capture.problems:
-        print(problem, flush=True)
     index = _capture_index()
     payloads, encodings = ((capture.inputs, capture.input_encodings) if index == "endpointInput"
                            else (capture.outputs, capture.output_encodings))
     table, skipped = csv_columns(payloads, encodings, capture.problems)
+    for problem in capture.problems:  # the files' and the rows' (after csv_columns added its own)
+        print(problem, flush=True)
     print(f"analysed {table.num_rows} records from {len(capture)} captured requests ({index}); "
           f"{capture.skipped + skipped} skipped", flush=True)
     if table.num_rows == 0:

@@ -24,6 +24,7 @@ __all__ = ["Capture", "CaptureError", "csv_columns", "read_capture", "read_groun
 
 _BLOCK = 64 << 20
 _MAX_PROBLEMS = 20
+_WIDTH_SAMPLE = 20_000
 
 
 class CaptureError(ValueError):
@@ -162,15 +163,31 @@ def _payload_texts(payloads: pa.Array, encodings: pa.Array) -> tuple[list[str], 
     return texts, skipped
 
 
+def _common_width(texts: list[str]) -> int | None:
+    """The column count most rows have, from the rows without quotes (whose commas all separate);
+    None when every row quotes something (then the first row decides, as CSV readers do). Read
+    from at most _WIDTH_SAMPLE payloads spread over the window: a million would cost a second."""
+    step = max(1, len(texts) // _WIDTH_SAMPLE)
+    lines = pc.list_flatten(pc.split_pattern(pa.array(texts[::step], pa.large_string()), "\n"))
+    plain = pc.filter(lines, pc.invert(pc.match_substring(lines, '"')))
+    if len(plain) == 0:
+        return None
+    counts = pc.value_counts(pc.add(pc.count_substring(plain, ","), 1)).to_pylist()
+    return int(max(counts, key=lambda c: (c["counts"], -c["values"]))["values"])
+
+
 def csv_columns(payloads: pa.Array, encodings: pa.Array, problems: list[str]) -> tuple[pa.Table, int]:
     """The payloads' CSV rows as columns `_c0`, `_c1`... (as the analyzer names headerless columns).
 
-    Returns the table and how many rows were skipped (a row with another column count than the
-    first one, or a JSON payload that is not a flat list of values).
+    Returns the table and how many rows were skipped (a row with another column count than most
+    rows of the window, or a JSON payload that is not a flat list of values). Most, not the first:
+    a window may open with a few requests of another shape (a client with an old schema) and must
+    not lose the rest to them.
     """
     texts, skipped = _payload_texts(payloads, encodings)
     if not texts:
         return pa.table({}), skipped
+    width = _common_width(texts)
     invalid = 0
 
     def count_invalid(row: pacsv.InvalidRow) -> str:
@@ -182,7 +199,9 @@ def csv_columns(payloads: pa.Array, encodings: pa.Array, problems: list[str]) ->
 
     blob = "\n".join(texts).encode()
     table = pacsv.read_csv(
-        io.BytesIO(blob), read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=_BLOCK),
+        io.BytesIO(blob), read_options=pacsv.ReadOptions(
+            column_names=[f"_c{i}" for i in range(width)] if width else None, autogenerate_column_names=not width,
+            block_size=_BLOCK),
         parse_options=pacsv.ParseOptions(invalid_row_handler=count_invalid))
     table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
     return table, skipped + invalid

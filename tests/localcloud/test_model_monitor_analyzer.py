@@ -136,6 +136,25 @@ def test_types_columns_and_malformed_lines_are_reported(baseline: Path, tmp_path
     assert "extra columns" in checks["extra_column_check"]["description"]
 
 
+def test_a_few_rows_of_another_width_first_in_the_window_do_not_hide_the_rest(baseline: Path,
+                                                                              tmp_path: Path) -> None:
+    """The window's first requests have two columns (an old client); the 400 after them three: the
+    three-column rows are analysed, the two-column ones skipped with the reason."""
+    capture = _capture(tmp_path / "mixed", _rows(400, seed=4))
+    first = capture / "ep" / "AllTraffic" / "2026" / "11" / "30" / "10" / "capture.jsonl"
+    stray = _capture(tmp_path / "stray", np.ones((6, 2)))
+    old_client = [(stray / "ep" / "AllTraffic" / "2026" / "11" / "30" / hour / "capture.jsonl").read_text()
+                  for hour in ("10", "11")]
+    first.write_text("".join(old_client) + first.read_text())
+    code, output, result = _analyse(tmp_path, capture, baseline)
+    assert code == 0, output
+    assert "analysed 400 records from 406 captured requests" in output
+    assert "captured row skipped: expected 3 columns, got 2" in output
+    assert result["statistics.json"]["dataset"]["item_count"] == 400
+    assert not [v for v in result["constraint_violations.json"]["violations"]
+                if v["constraint_check_type"] in ("missing_column_check", "extra_column_check")]
+
+
 def test_missing_values_break_completeness(baseline: Path, tmp_path: Path) -> None:
     rows = [",".join(["" if i % 4 == 0 else "2.5", "1", "3"]) for i in range(400)]
     folder = tmp_path / "cap" / "ep" / "AllTraffic"
