@@ -9,6 +9,7 @@ about them is kept for the next collection (the console will collect again and a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -263,7 +264,8 @@ class Collector:
                 if report and last.get("MonitoringExecutionStatus") == "CompletedWithViolations" else []
             dimensions = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": name}]
             namespace = MODEL_METRICS if kind == "ModelQuality" else DATA_METRICS
-            since = min((e["ScheduledTime"] for e in executions), default=datetime.now(UTC)) - timedelta(hours=1)
+            since = min((e["ScheduledTime"] for e in executions), default=datetime.now(UTC)) + _window_start(
+                described) - timedelta(minutes=1)
             series = [s for s in self._series(namespace, dimensions, since)
                       if kind == "ModelQuality" or s.name.startswith(DRIFT_PREFIX)]
             monitor = Monitor(schedule=name, kind=kind, status=described["MonitoringScheduleStatus"], last=last,
@@ -362,6 +364,21 @@ class Collector:
     def alerts(self, queue: str) -> list[Alert]:
         """The alert inbox, left as it was: what is read is made visible again at once."""
         return [Alert(*describe_alert(body)) for body in peek(self.client("sqs"), queue)]
+
+
+_OFFSET = re.compile(r"^-PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
+
+
+def _window_start(schedule: dict[str, Any]) -> timedelta:
+    """Where a run's window starts, relative to when it was scheduled (its metrics carry that time):
+    the schedule's DataAnalysisStartTime (`-PT1H`, `-PT24H`...), else the hour before the run."""
+    offset = str(((schedule.get("MonitoringScheduleConfig") or {}).get("ScheduleConfig") or {}).get(
+        "DataAnalysisStartTime") or "")
+    match = _OFFSET.match(offset)
+    if not match:
+        return -timedelta(hours=1)
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return -timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
 def metric_names(cw: Any, namespace: str, dimensions: list[dict[str, str]]) -> set[str]:
