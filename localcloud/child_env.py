@@ -8,7 +8,8 @@ start from nothing but:
 - locale and certificate settings, and PATH, so programs find `sh` and behave;
 - a HOME and TMPDIR of their own inside their folder (a container's home is not the user's);
 - credentials as a container gets them from its role: placeholder keys that mean nothing outside
-  localcloud (which accepts any), with AWS_ENDPOINT_URL pointing their AWS calls back at it.
+  localcloud (which accepts any), with AWS_ENDPOINT_URL pointing their AWS calls back at it (at
+  the backplane in backplane mode, SageMaker's still here through AWS_ENDPOINT_URL_SAGEMAKER).
 
 Then the job's or model's own Environment is added by the caller.
 """
@@ -28,7 +29,7 @@ PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "
 """Host variables a child inherits: what programs need to run, nothing that grants access."""
 
 ROLE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "ASIALOCALCLOUDROLE00",
+    "AWS_ACCESS_KEY_ID": aws.ACCOUNT_ID,  # LocalStack (a backplane) reads a 12-digit key as the account
     "AWS_SECRET_ACCESS_KEY": "localcloud-role-credentials-are-placeholders",
     "AWS_SESSION_TOKEN": "localcloud-role-session",
 }
@@ -46,6 +47,7 @@ def child_environment(region: str, folder: Path, extra: Mapping[str, str] | None
     env["HOME"], env["TMPDIR"] = str(home), str(tmp)
     env.update(ROLE_CREDENTIALS)
     env["AWS_ENDPOINT_URL"] = aws.endpoint_url()
+    env["AWS_ENDPOINT_URL_SAGEMAKER"] = env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = aws.self_url()
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
     env.update(extra or {})
     return env

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localcloud import aws, clock, persistence, processes, settings
+from localcloud import aws, backplane, clock, persistence, processes, settings
 from localcloud.api.gate import ApiGate
 from localcloud.api.models import SERVICES
 from localcloud.front import FrontLimits, LocalCloudServer, guarded
@@ -65,9 +65,10 @@ class LocalCloudApp:
         if path == "/_localcloud/health":
             return _json(start_response, "200 OK", {
                 "status": "ready",
-                "services": list(SERVICES),
+                "services": sorted(aws.OWN_SERVICES) if aws.backplane() else list(SERVICES),
                 "uptime_seconds": round(time.monotonic() - self.started, 3),
                 "aws_endpoint": aws.endpoint_url(),
+                "backplane": aws.backplane(),
                 "persistence": self.snapshots.status() if self.snapshots else None,
             })
         if path == "/_localcloud/snapshot" and method == "POST":
@@ -151,6 +152,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--time-scale", type=float, default=_env_number(clock.TIME_SCALE_ENV, 1.0), metavar="N",
                         help="run scheduled time N times faster: alarm periods (a 60 s period lasts 60/N s) and "
                              "monitoring schedules; timestamps stay real (default 1; env LOCALCLOUD_TIME_SCALE)")
+    parser.add_argument("--backplane", default=os.environ.get("LOCALCLOUD_BACKPLANE") or None, metavar="URL",
+                        help="backplane mode: serve SageMaker and SageMaker Runtime only, and keep everything they "
+                             "use (S3, CloudWatch, Logs, SNS, SQS, EventBridge) in another emulator at URL, such as "
+                             "LocalStack (env LOCALCLOUD_BACKPLANE)")
     parser.add_argument("--log-level", default=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"))
     parser.add_argument("--ready-file", metavar="PATH",
                         help="write {url, port, pid} as JSON here once listening (how a launcher that asked for "
@@ -183,6 +188,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         clock.set_scale(args.time_scale)
     except ValueError as e:
         parser.error(f"--time-scale: {e}")
+    if args.backplane is not None:
+        try:
+            args.backplane = backplane.check_url(args.backplane)
+        except ValueError as e:
+            parser.error(f"--backplane: {e}")
     return args
 
 
@@ -239,7 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     port = server.port
     os.environ["MOTO_PORT"] = str(port)
     connect_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    os.environ.setdefault(aws.ENDPOINT_ENV, f"http://{connect_host}:{port}")
+    own_url = f"http://{connect_host}:{port}"
+    os.environ[aws.SELF_ENV] = own_url
+    if args.backplane:
+        os.environ[aws.ENDPOINT_ENV] = args.backplane
+        backplane.greet(args.backplane)
+    else:
+        os.environ.setdefault(aws.ENDPOINT_ENV, own_url)
     inner = build_app(data_dir)
     app = guarded(inner, policy)
     processes.start_lifeline()

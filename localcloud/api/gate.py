@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.parsers.expat import ExpatError
 
+from localcloud import aws, backplane
 from localcloud.api import decode, errors, models, service_rules, shapes
 from localcloud.api.errors import ApiError
 from localcloud.api.identify import ApiCall, credential_scope, identify
@@ -86,6 +87,8 @@ class ApiGate:
                     raise ApiError(400, "UnrecognizedClientException",
                                    f"localcloud does not serve a service signed as {scope[1][:64]!r} in region "
                                    f"{scope[0][:64]!r} (the request's credential scope)")
+            if call is not None and call.service.name not in aws.OWN_SERVICES and aws.backplane():
+                raise backplane.refusal(call.service.model.service_id, str(aws.backplane()))
             if call is not None and self.before is not None:
                 self.before(call.service.name)
             try:
