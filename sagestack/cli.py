@@ -69,6 +69,9 @@ def _describe(target: Target) -> str:
               help="Use real AWS (standard credentials and region). Without it, only a local cloud is used.")
 @click.option("--endpoint-url", envvar="SAGESTACK_ENDPOINT_URL", metavar="URL",
               help=f"localcloud URL, loopback only [env SAGESTACK_ENDPOINT_URL; default {DEFAULT_ENDPOINT_URL}].")
+@click.option("--sagemaker-url", envvar="SAGESTACK_SAGEMAKER_URL", metavar="URL",
+              help="Backplane mode: SageMaker at this localcloud (started with --backplane), every other service at "
+                   "--endpoint-url (LocalStack); loopback only [env SAGESTACK_SAGEMAKER_URL].")
 @click.option("--region", envvar="SAGESTACK_REGION",
               help="AWS region [env SAGESTACK_REGION; default us-east-1 locally, the profile's region on AWS].")
 @click.option("--profile", help="AWS profile (with --aws).")
@@ -85,15 +88,16 @@ def _describe(target: Target) -> str:
               help="Endpoint name [env SAGESTACK_ENDPOINT_NAME; default: the stack's].")
 @click.version_option(package_name="sagestack", prog_name="sagestack")
 @click.pass_context
-def cli(ctx: click.Context, aws: bool, endpoint_url: str | None, region: str | None, profile: str | None,
-        stage: str | None, bucket: str | None, model_package_group: str | None, pipeline_name: str | None,
-        endpoint_name: str | None) -> None:
+def cli(ctx: click.Context, aws: bool, endpoint_url: str | None, sagemaker_url: str | None, region: str | None,
+        profile: str | None, stage: str | None, bucket: str | None, model_package_group: str | None,
+        pipeline_name: str | None, endpoint_name: str | None) -> None:
     """sagestack: an MLOps stack for Amazon SageMaker that also runs on one laptop.
 
     Commands talk to localcloud (start it with `sagestack up`) unless --aws is given, and find
     what they work with in the deployed stack (`sagestack deploy`; `sagestack names` shows it).
     """
-    target = Target.build(aws=aws, endpoint_url=endpoint_url, region=region, profile=profile)
+    target = Target.build(aws=aws, endpoint_url=endpoint_url, region=region, profile=profile,
+                          sagemaker_url=sagemaker_url)
     overrides = Overrides(stage=stage, bucket=bucket, model_package_group=model_package_group,
                           pipeline_name=pipeline_name, endpoint_name=endpoint_name)
     ctx.obj = App(target, overrides)

@@ -12,6 +12,11 @@ variable. So the two targets are built differently, not just with a different UR
 * AWS (`--aws`): the standard credential chain (profile, env, SSO, instance role...) and
   region, and configured endpoint URLs (`AWS_ENDPOINT_URL`, as printed by `sagestack up`)
   are ignored so that `--aws` really means AWS.
+
+A local target may split in two (`--sagemaker-url`): SageMaker and SageMaker Runtime at
+localcloud in backplane mode, everything else at the emulator behind it (LocalStack), both on
+loopback. The placeholder access key is the local account's id: LocalStack reads a 12-digit
+key as the account, so both emulators then agree on it (localcloud accepts any key).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from sagestack.errors import SagestackError
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:4566"
 DEFAULT_REGION = "us-east-1"
 LOCAL_ACCOUNT = "123456789012"  # moto's (and so localcloud's) account
-LOCAL_KEY = "test"  # any credentials work on localcloud; these never leave the machine
+LOCAL_KEY = LOCAL_ACCOUNT  # any credentials work on localcloud; LocalStack takes this one as the account
+SAGEMAKER_SERVICES = ("sagemaker", "sagemaker-runtime")
 
 
 def is_loopback_url(url: str) -> bool:
@@ -61,31 +67,38 @@ class Target:
     endpoint_url: str | None = DEFAULT_ENDPOINT_URL
     region: str | None = None
     profile: str | None = None
+    sagemaker_url: str | None = None
+    """SageMaker's own URL when it is not `endpoint_url` (localcloud in backplane mode)."""
 
     @classmethod
-    def build(cls, aws: bool, endpoint_url: str | None, region: str | None, profile: str | None) -> Target:
+    def build(cls, aws: bool, endpoint_url: str | None, region: str | None, profile: str | None,
+              sagemaker_url: str | None = None) -> Target:
         """Validate the combination of options; refuse anything that could reach AWS unasked."""
         if aws:
-            if endpoint_url:
+            if endpoint_url or sagemaker_url:
                 raise SagestackError(
-                    "--aws and --endpoint-url (or SAGESTACK_ENDPOINT_URL) exclude each other: "
-                    "--aws talks to AWS's own endpoints"
+                    "--aws and --endpoint-url / --sagemaker-url (or SAGESTACK_ENDPOINT_URL / SAGESTACK_SAGEMAKER_URL) "
+                    "exclude each other: --aws talks to AWS's own endpoints"
                 )
             return cls(aws=True, endpoint_url=None, region=region, profile=profile)
         if profile:
             raise SagestackError("--profile selects AWS credentials and is only used with --aws")
         url = (endpoint_url or DEFAULT_ENDPOINT_URL).rstrip("/")
-        if not is_loopback_url(url):
-            raise SagestackError(
-                f"refusing to use {url} without --aws: the default target is a local cloud on a loopback "
-                "address (127.0.0.1, ::1, localhost); pass --aws to use real AWS"
-            )
-        return cls(aws=False, endpoint_url=url, region=region or DEFAULT_REGION, profile=None)
+        sagemaker = sagemaker_url.rstrip("/") if sagemaker_url else None
+        for given in (url, sagemaker):
+            if given is not None and not is_loopback_url(given):
+                raise SagestackError(
+                    f"refusing to use {given} without --aws: the default target is a local cloud on a loopback "
+                    "address (127.0.0.1, ::1, localhost); pass --aws to use real AWS"
+                )
+        return cls(aws=False, endpoint_url=url, region=region or DEFAULT_REGION, profile=None, sagemaker_url=sagemaker)
 
     @property
     def description(self) -> str:
         if self.aws:
             return f"AWS ({self.region_name}{', profile ' + self.profile if self.profile else ''})"
+        if self.sagemaker_url:
+            return f"localcloud at {self.sagemaker_url} (SageMaker) with its backplane at {self.endpoint_url}"
         return f"localcloud at {self.endpoint_url}"
 
     @cached_property
@@ -123,7 +136,8 @@ class Target:
             return self.session.client(service, region_name=self.region_name, config=config)
         # Fail fast when nothing listens (no long retry backoff), but wait for slow local calls.
         config = Config(connect_timeout=3, read_timeout=120, retries={"total_max_attempts": 2, "mode": "standard"})
-        return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+        url = self.sagemaker_url if self.sagemaker_url and service in SAGEMAKER_SERVICES else self.endpoint_url
+        return self.session.client(service, endpoint_url=url, config=config)
 
     @cached_property
     def account_id(self) -> str:
