@@ -37,7 +37,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM ?= $(or $(SAGESTACK_CHROMIUM),/usr/bin/chromium)
 CHROMEDRIVER ?= $(or $(SAGESTACK_CHROMEDRIVER),/usr/bin/chromedriver)
 
-.PHONY: setup runtimes browser demo test lint bench clean
+# The LocalStack tier of `make test`: LocalStack's open-source runtime on the host (it needs Python
+# 3.13; no Docker) in its own virtualenv, from a lock, with the providers that let its CloudFormation
+# make SageMaker resources in localcloud (integrations/localstack-sagemaker). Without a Python 3.13
+# on the machine the tier is skipped, and says why.
+LOCALSTACK_SRC := integrations/localstack-sagemaker
+LOCALSTACK_VENV := .localstack/venv
+LOCALSTACK_STAMP := $(LOCALSTACK_VENV)/.synced
+
+.PHONY: setup runtimes browser localstack demo test lint bench clean
 
 setup: $(DEV_STAMP) $(NODE_STAMP)
 
@@ -67,6 +75,21 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	    --no-install-recommends chromium chromium-driver >/dev/null; fi
 
+localstack: $(LOCALSTACK_STAMP)
+
+$(LOCALSTACK_STAMP): $(LOCALSTACK_SRC)/requirements.txt $(LOCALSTACK_SRC)/pyproject.toml \
+		$(wildcard $(LOCALSTACK_SRC)/localcloud_localstack/*.py) | $(VENV_STAMP)
+	@python=$$(.venv/bin/python -c 'from localcloud.runtimes.interpreters import find_python; print(find_python("3.13") or "")'); \
+	[ -n "$$python" ] || python=$$($(UV) python find 3.13 2>/dev/null); \
+	if [ -z "$$python" ]; then mkdir -p .localstack; \
+	  echo "no Python 3.13 on this machine (LocalStack's runtime needs it)" > .localstack/unavailable; \
+	  echo "LocalStack tier: skipped, no Python 3.13 on this machine"; exit 0; fi; \
+	rm -f .localstack/unavailable; \
+	$(UV) venv -q --allow-existing --python "$$python" $(LOCALSTACK_VENV) && \
+	$(UV) pip install -q --python $(LOCALSTACK_VENV)/bin/python -r $(LOCALSTACK_SRC)/requirements.txt && \
+	$(UV) pip install -q --python $(LOCALSTACK_VENV)/bin/python --no-deps --reinstall ./$(LOCALSTACK_SRC) && \
+	touch $@
+
 runtimes: $(VENV_STAMP)
 	.venv/bin/python -m localcloud.runtimes build $(RUNTIMES)
 
@@ -79,8 +102,8 @@ lint: $(DEV_STAMP)
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-test: setup lint runtimes browser
-	SAGESTACK_REQUIRE_BROWSER=1 .venv/bin/python -m pytest
+test: setup lint runtimes browser localstack
+	SAGESTACK_REQUIRE_BROWSER=1 SAGESTACK_REQUIRE_LOCALSTACK=1 .venv/bin/python -m pytest
 
 bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/serving.py
@@ -92,4 +115,4 @@ bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/demo.py
 
 clean:
-	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache test-artifacts
+	rm -rf .venv .tools node_modules cdk.out .cdk .jsii-cache .pytest_cache .ruff_cache test-artifacts .localstack

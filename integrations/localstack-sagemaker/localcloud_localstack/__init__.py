@@ -1,0 +1,1 @@
+"""LocalStack CloudFormation providers for SageMaker resource types, backed by localcloud (backplane mode)."""
