@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import tarfile
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +38,9 @@ from localcloud.launcher import LocalCloud
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(highlight=False)
 
+OUTPUTS = ("localcloud", "localcloud.log", "artifacts", "model", "report.html")
+"""What a demo leaves in its output folder (docker-compose.yml mounts some of it)."""
+MODEL_DIR = "model"
 TRIPS = 30_000
 """One generated month (the real January 2024 file has ~3M trips; this keeps the demo quick)."""
 HYPERPARAMETERS = ("MaxIter=100", "LearningRate=0.15")
@@ -263,6 +267,11 @@ def _copy_artifacts(s3: Any, sm: Any, group: str, out: Path, capture_sample: str
     for log in sorted((out / "localcloud" / "jobs").glob("*/job.log")):
         console.print(f"  {_shown(log)}  (also in CloudWatch Logs /aws/sagemaker/{{Processing,Training}}Jobs)")
     console.print(f"  {_shown(out / 'localcloud.log')}  (localcloud's own log)")
+    model = out / MODEL_DIR  # the served model, unpacked as SageMaker mounts it (docker-compose's model service)
+    model.mkdir(exist_ok=True)
+    with tarfile.open(artifacts / "model.tar.gz") as archive:
+        archive.extractall(model, filter="data")  # refuses absolute paths, `..` and links out of the folder
+    console.print(f"  {_shown(model)}/  (model.tar.gz unpacked: what `docker compose up model` serves)")
     report = json.loads((artifacts / "evaluation.json").read_text())["regression_metrics"]
     console.print("registered model quality: " + ", ".join(f"{k} {v['value']:.3f}" for k, v in report.items()))
     _show_runtimes(out / "localcloud")
