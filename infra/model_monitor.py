@@ -106,10 +106,7 @@ class ModelMonitors(Construct):
                 statistics_resource=j.StatisticsResourceProperty(s3_uri=statistics.value_as_string)),
             data_quality_job_input=j.DataQualityJobInputProperty(endpoint_input=j.EndpointInputProperty(
                 endpoint_name=config.endpoint_name, local_path=ENDPOINT_INPUT)),
-            data_quality_job_output_config=j.MonitoringOutputConfigProperty(monitoring_outputs=[
-                j.MonitoringOutputProperty(s3_output=j.S3OutputProperty(
-                    s3_uri=f"{self.reports_uri}/data-quality", local_path=REPORT_OUTPUT,
-                    s3_upload_mode="EndOfJob"))]),
+            data_quality_job_output_config=self._reports(j, "data-quality"),
             job_resources=self._resources(j), stopping_condition=j.StoppingConditionProperty(
                 max_runtime_in_seconds=1800))
         return self._schedule("Schedule", config.data_quality_schedule, "DataQuality", name, definition, serving,
@@ -130,14 +127,17 @@ class ModelMonitors(Construct):
                 endpoint_input=j.EndpointInputProperty(endpoint_name=config.endpoint_name,
                                                        local_path=ENDPOINT_INPUT, inference_attribute="0"),
                 ground_truth_s3_input=j.MonitoringGroundTruthS3InputProperty(s3_uri=self.ground_truth_uri)),
-            model_quality_job_output_config=j.MonitoringOutputConfigProperty(monitoring_outputs=[
-                j.MonitoringOutputProperty(s3_output=j.S3OutputProperty(
-                    s3_uri=f"{self.reports_uri}/model-quality", local_path=REPORT_OUTPUT,
-                    s3_upload_mode="EndOfJob"))]),
+            model_quality_job_output_config=self._reports(j, "model-quality"),
             job_resources=self._resources(j), stopping_condition=j.StoppingConditionProperty(
                 max_runtime_in_seconds=1800))
         return self._schedule("QualitySchedule", config.model_quality_schedule, "ModelQuality", name, definition,
                               serving, self.quality_condition)
+
+    def _reports(self, j: Any, folder: str) -> Any:
+        """Where a job definition's reports go (under the capture bucket's monitoring/ prefix)."""
+        return j.MonitoringOutputConfigProperty(monitoring_outputs=[j.MonitoringOutputProperty(
+            s3_output=j.S3OutputProperty(s3_uri=f"{self.reports_uri}/{folder}", local_path=REPORT_OUTPUT,
+                                         s3_upload_mode="EndOfJob"))])
 
     @staticmethod
     def _resources(j: Any) -> Any:

@@ -22,8 +22,8 @@ import os
 import re
 import shutil
 import signal
-import tarfile
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field

@@ -35,14 +35,38 @@ def metric_queries(metrics: list[dict[str, Any]] | None) -> list[MetricDataQuery
     return queries
 
 
-class Alarm(ResourceType, CloudFormationModel):
-    TYPE = "AWS::CloudWatch::Alarm"
+class _PutAlarm:
+    """What both alarm types share: each put (PutMetricAlarm, PutCompositeAlarm) creates or replaces in place.
+
+    A mixin beside ResourceType, not a subclass of it: the registry takes ResourceType's direct
+    subclasses as the types."""
+
     NAME_PROPERTY = "AlarmName"
+    physical_id: str
+    account_id: str
+    region: str
+    properties: dict[str, Any]
 
     @classmethod
-    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> Alarm:
+    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> Any:
         alarm = cls._put(name, properties, account_id, region)
-        return cls(name, account_id, region, properties, {"Arn": alarm.alarm_arn})
+        return cls(name, account_id, region, properties, {"Arn": alarm.alarm_arn})  # type: ignore[call-arg]
+
+    @staticmethod
+    def _put(name: str, p: dict[str, Any], account_id: str, region: str) -> Any:
+        raise NotImplementedError
+
+    def update(self, name: str, properties: dict[str, Any]) -> Any:
+        self._put(self.physical_id, properties, self.account_id, self.region)
+        self.properties = properties
+        return self
+
+    def remove(self) -> None:
+        cloudwatch_backends[self.account_id][self.region].delete_alarms([self.physical_id])
+
+
+class Alarm(_PutAlarm, ResourceType, CloudFormationModel):
+    TYPE = "AWS::CloudWatch::Alarm"
 
     @staticmethod
     def _put(name: str, p: dict[str, Any], account_id: str, region: str) -> Any:
@@ -66,26 +90,12 @@ class Alarm(ResourceType, CloudFormationModel):
             evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
             threshold_metric_id=p.get("ThresholdMetricId"), tags=p.get("Tags") or [])
 
-    def update(self, name: str, properties: dict[str, Any]) -> Alarm:
-        self._put(self.physical_id, properties, self.account_id, self.region)  # PutMetricAlarm replaces in place
-        self.properties = properties
-        return self
 
-    def remove(self) -> None:
-        cloudwatch_backends[self.account_id][self.region].delete_alarms([self.physical_id])
-
-
-class CompositeAlarm(ResourceType, CloudFormationModel):
+class CompositeAlarm(_PutAlarm, ResourceType, CloudFormationModel):
     """A composite alarm: its AlarmRule reads other alarms (CloudFormation orders them first when
     the rule names them through `Fn::GetAtt`/`Ref`, as CDK's `AlarmRule.fromAlarm` does)."""
 
     TYPE = "AWS::CloudWatch::CompositeAlarm"
-    NAME_PROPERTY = "AlarmName"
-
-    @classmethod
-    def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> CompositeAlarm:
-        alarm = cls._put(name, properties, account_id, region)
-        return cls(name, account_id, region, properties, {"Arn": alarm.alarm_arn})
 
     @staticmethod
     def _put(name: str, p: dict[str, Any], account_id: str, region: str) -> Any:
@@ -99,11 +109,3 @@ class CompositeAlarm(ResourceType, CloudFormationModel):
                 tags=p.get("Tags") or [])
         except ServiceException as e:  # a rule CloudWatch refuses: the resource fails with CloudWatch's words
             raise ResourceFailed(e.message) from None
-
-    def update(self, name: str, properties: dict[str, Any]) -> CompositeAlarm:
-        self._put(self.physical_id, properties, self.account_id, self.region)
-        self.properties = properties
-        return self
-
-    def remove(self) -> None:
-        cloudwatch_backends[self.account_id][self.region].delete_alarms([self.physical_id])

@@ -195,6 +195,21 @@ def test_a_schedule_needs_an_existing_job_definition(monitored: dict[str, Any]) 
     assert "no-such-definition" in refused.value.response["Error"]["Message"]
 
 
+def _quality_definition(ws: Workspace, definition: str, endpoint: str, constraints: str, truth: str,
+                        column: str) -> None:
+    """A model-quality job definition on `endpoint`, its reports under `<definition>-reports`."""
+    ws.sm.create_model_quality_job_definition(
+        JobDefinitionName=definition, RoleArn=ROLE,
+        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
+        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": ws.uri(constraints)}},
+        ModelQualityJobInput={"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input",
+                                                "InferenceAttribute": column},
+                              "GroundTruthS3Input": {"S3Uri": ws.uri(truth)}},
+        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": ws.uri(f"{definition}-reports"), "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+
+
 def test_a_model_quality_schedule_merges_ground_truth_and_flags_decay(localcloud: LocalCloud,
                                                                       monitored: dict[str, Any]) -> None:
     """The captured predictions (all 1.0) against labels that moved away: rmse over the constraint."""
@@ -210,16 +225,7 @@ def test_a_model_quality_schedule_merges_ground_truth_and_flags_decay(localcloud
         "rmse": {"threshold": 0.5, "comparison_operator": "GreaterThanThreshold"},
         "r2": {"threshold": -1000.0, "comparison_operator": "LessThanThreshold"}}}).encode())  # r2 is about -99
     definition = f"{name}-quality"
-    ws.sm.create_model_quality_job_definition(
-        JobDefinitionName=definition, RoleArn=ROLE,
-        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
-        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": ws.uri("quality/constraints.json")}},
-        ModelQualityJobInput={"EndpointInput": {"EndpointName": name, "LocalPath": "/opt/ml/processing/input",
-                                                "InferenceAttribute": "0"},
-                              "GroundTruthS3Input": {"S3Uri": ws.uri("groundtruth")}},
-        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
-            "S3Uri": ws.uri("quality-reports"), "LocalPath": "/opt/ml/processing/output"}}]},
-        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+    _quality_definition(ws, definition, name, "quality/constraints.json", "groundtruth", "0")
     schedule = f"{name}-quality"
     ws.sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
         "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
@@ -255,16 +261,7 @@ def test_predictions_that_are_not_numbers_fail_the_run_saying_where_the_predicti
     ws.put(f"groundtruth-columns/{now:%Y/%m/%d/%H}/labels.jsonl", ("\n".join(labels) + "\n").encode())
     ws.put("quality/any.json", json.dumps({"version": 0.0, "regression_constraints": {}}).encode())
     definition = f"{name}-column"
-    ws.sm.create_model_quality_job_definition(
-        JobDefinitionName=definition, RoleArn=ROLE,
-        ModelQualityAppSpecification={"ImageUri": ANALYZER, "ProblemType": "Regression"},
-        ModelQualityBaselineConfig={"ConstraintsResource": {"S3Uri": ws.uri("quality/any.json")}},
-        ModelQualityJobInput={"EndpointInput": {"EndpointName": name, "LocalPath": "/opt/ml/processing/input",
-                                                "InferenceAttribute": "1"},
-                              "GroundTruthS3Input": {"S3Uri": ws.uri("groundtruth-columns")}},
-        ModelQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
-            "S3Uri": ws.uri("column-reports"), "LocalPath": "/opt/ml/processing/output"}}]},
-        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+    _quality_definition(ws, definition, name, "quality/any.json", "groundtruth-columns", "1")
     ws.sm.create_monitoring_schedule(MonitoringScheduleName=definition, MonitoringScheduleConfig={
         "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
                            "DataAnalysisEndTime": "-PT0H"},
