@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 console = Console(highlight=False)
 
 OUTPUTS = ("localcloud", "localcloud.log", "artifacts", "model", "report.html")
-"""What a demo leaves in its output folder (docker-compose.yml mounts some of it)."""
+"""What of a demo's output other tools use (docker-compose.yml mounts the model); the generated data is there too."""
 MODEL_DIR = "model"
 TRIPS = 30_000
 """One generated month (the real January 2024 file has ~3M trips; this keeps the demo quick)."""
