@@ -13,6 +13,7 @@ import io
 import json
 import time
 import uuid
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,6 +26,7 @@ from training.datagen import generate_month
 from training.preprocess import FEATURES
 
 FAST = ["-p", "MaxIter=15", "-p", "MaxLeafNodes=8"]
+ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 
 
 def sagestack(backplane: Backplane, *args: str) -> Result:
@@ -100,10 +102,12 @@ def test_a_pipeline_run_and_an_endpoint_work_against_localstacks_services(backpl
         assert wait_until(lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] != "Creating", 120, 0.2)
         described = sm.describe_endpoint(EndpointName=name)
         assert described["EndpointStatus"] == "InService", described.get("FailureReason")
-        row = ",".join(["2.5"] + ["1"] * (len(FEATURES) - 1))
-        answer = backplane.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=name, ContentType="text/csv", Accept="text/csv", Body=row.encode())
-        assert float(answer["Body"].read()) > 0
+        runtime = backplane.client("sagemaker-runtime")
+        for n in range(40):
+            row = ",".join([f"{1.0 + n / 10:.1f}"] + ["1"] * (len(FEATURES) - 1))
+            answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Accept="text/csv",
+                                             Body=row.encode())
+            assert float(answer["Body"].read()) > 0
         captured = wait_until(lambda: ls.client("s3").list_objects_v2(
             Bucket=stack[outputs.CAPTURE_BUCKET], Prefix=f"data-capture/{name}/").get("KeyCount"), 30, 0.2)
         assert captured, "no data capture in LocalStack's S3"
@@ -117,8 +121,44 @@ def test_a_pipeline_run_and_an_endpoint_work_against_localstacks_services(backpl
             return sum(p["Sum"] for p in points)
 
         assert wait_until(invocations, 30, 0.5), "no Invocations metric in LocalStack's CloudWatch"
+        _monitor_once(backplane, stack, package, name)
     finally:
         sm.delete_endpoint(EndpointName=name)
+
+
+def _monitor_once(backplane: Backplane, stack: dict[str, str], package: dict[str, Any], endpoint: str) -> None:
+    """A data-quality run over the endpoint's traffic, on the package's baseline: its report lands in
+    LocalStack's S3 and its drift metrics in LocalStack's CloudWatch."""
+    sm, ls = backplane.client("sagemaker"), backplane.localstack
+    baseline = package["DriftCheckBaselines"]["ModelDataQuality"]
+    reports = f"s3://{stack[outputs.CAPTURE_BUCKET]}/tier-monitoring"
+    sm.create_data_quality_job_definition(
+        JobDefinitionName=endpoint, RoleArn=stack[outputs.MODEL_ROLE_ARN],
+        DataQualityAppSpecification={"ImageUri": ANALYZER},
+        DataQualityBaselineConfig={"ConstraintsResource": {"S3Uri": baseline["Constraints"]["S3Uri"]},
+                                   "StatisticsResource": {"S3Uri": baseline["Statistics"]["S3Uri"]}},
+        DataQualityJobInput={"EndpointInput": {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input"}},
+        DataQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
+            "S3Uri": reports, "LocalPath": "/opt/ml/processing/output"}}]},
+        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
+    sm.create_monitoring_schedule(MonitoringScheduleName=endpoint, MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
+                           "DataAnalysisEndTime": "-PT0H"},
+        "MonitoringJobDefinitionName": endpoint, "MonitoringType": "DataQuality"})
+
+    def finished() -> dict[str, Any] | None:
+        runs = sm.list_monitoring_executions(MonitoringScheduleName=endpoint)["MonitoringExecutionSummaries"]
+        return runs[0] if runs and runs[0]["MonitoringExecutionStatus"] not in ("Pending", "InProgress") else None
+
+    execution = wait_until(finished, 120, 0.5)
+    assert execution and execution["MonitoringExecutionStatus"].startswith("Completed"), execution
+    bucket, _, prefix = reports.removeprefix("s3://").partition("/")
+    keys = [o["Key"] for o in ls.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    assert any(k.endswith("statistics.json") for k in keys), keys
+    metrics = ls.client("cloudwatch").list_metrics(Namespace="aws/sagemaker/Endpoints/data-metrics", Dimensions=[
+        {"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": endpoint}])["Metrics"]
+    assert {f"feature_baseline_drift_{f}" for f in FEATURES} <= {m["MetricName"] for m in metrics}
+    sm.delete_monitoring_schedule(MonitoringScheduleName=endpoint)
 
 
 def test_an_alarm_localstack_evaluates_alerts_the_stacks_inbox(backplane: Backplane, stack: dict[str, str]) -> None:
