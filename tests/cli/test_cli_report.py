@@ -53,6 +53,16 @@ def _traffic(tmp_path: Path, count: int = 200) -> tuple[list[str], list[float]]:
             [float(v) for v in featured[TARGET]])
 
 
+def _captured(s3: Any, bucket: str, endpoint: str, marker: str) -> int:
+    """How many captured records of `endpoint` carry an inference id starting with `marker`."""
+    found = 0
+    for listing in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"data-capture/{endpoint}/"):
+        for item in listing.get("Contents", []):
+            for line in s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines():
+                found += str(json.loads(line)["eventMetadata"].get("inferenceId", "")).startswith(marker)
+    return found
+
+
 def _run_now(sm: Any, name: str, definition: str, kind: str) -> dict[str, Any]:
     sm.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig={
         "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
@@ -91,9 +101,10 @@ def test_report_of_a_served_and_monitored_model_draws_every_plot(localcloud: Loc
         truth_bucket, _, truth_prefix = stack[outputs.GROUND_TRUTH_URI].removeprefix("s3://").partition("/")
         s3.put_object(Bucket=truth_bucket, Key=f"{truth_prefix}/{datetime.now(UTC):%Y/%m/%d/%H}/labels.jsonl",
                       Body=labels.encode())
-        capture = f"data-capture/{endpoint}/"
-        assert wait_until(lambda: s3.list_objects_v2(Bucket=stack[outputs.CAPTURE_BUCKET], Prefix=capture).get(
-            "KeyCount"), 20, 0.2), "nothing captured"
+        # the monitors must see all of it: earlier tests' capture shares the hour, so wait for ours by id
+        bucket = stack[outputs.CAPTURE_BUCKET]
+        assert wait_until(lambda: _captured(s3, bucket, endpoint, f"report-{tag}-") >= len(rows), 30, 0.2), (
+            "the traffic was not all captured")
         drift = _run_now(sm, f"report-data-{tag}", f"{CONFIG.prefix}-data-quality", "DataQuality")
         quality = _run_now(sm, f"report-quality-{tag}", f"{CONFIG.prefix}-model-quality", "ModelQuality")
         assert drift["MonitoringExecutionStatus"] == "CompletedWithViolations", drift  # drifted traffic

@@ -38,8 +38,22 @@ def test_local_target_ignores_profiles_config_and_endpoint_variables(monkeypatch
     client = target.client("sagemaker")
     assert client.meta.endpoint_url == DEFAULT_ENDPOINT_URL
     assert client.meta.region_name == "us-east-1"
-    assert target.session.get_credentials().access_key == "test"
+    assert target.session.get_credentials().access_key == "123456789012"  # LocalStack's account key, too
     assert target.account_id == "123456789012"
+
+
+def test_a_split_target_sends_sagemaker_to_localcloud_and_the_rest_to_its_backplane() -> None:
+    target = Target.build(aws=False, endpoint_url="http://127.0.0.1:4566", region=None, profile=None,
+                          sagemaker_url="http://127.0.0.1:4567/")
+    assert target.client("sagemaker").meta.endpoint_url == "http://127.0.0.1:4567"
+    assert target.client("sagemaker-runtime").meta.endpoint_url == "http://127.0.0.1:4567"
+    assert target.client("s3").meta.endpoint_url == "http://127.0.0.1:4566"
+    assert "backplane at http://127.0.0.1:4566" in target.description
+    with pytest.raises(SagestackError, match=r"refusing to use https://sagemaker\.example\.com"):
+        Target.build(aws=False, endpoint_url=None, region=None, profile=None,
+                     sagemaker_url="https://sagemaker.example.com")
+    with pytest.raises(SagestackError, match="exclude each other"):
+        Target.build(aws=True, endpoint_url=None, region=None, profile=None, sagemaker_url="http://127.0.0.1:4567")
 
 
 def test_aws_target_uses_aws_endpoints_even_with_an_endpoint_variable(monkeypatch: pytest.MonkeyPatch) -> None:
