@@ -23,7 +23,7 @@ from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
 from localcloud import settings
 from localcloud.engine import RESTART_REASON, Engine
-from localcloud.sagemaker import events, urls
+from localcloud.sagemaker import deployment_plan, events, urls
 from localcloud.sagemaker.definition import DefinitionError, parse_definition
 from localcloud.sagemaker.endpoints import EndpointFleet
 from localcloud.sagemaker.executions import ExecutionRunner
@@ -387,8 +387,14 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                           update=False))
         return endpoint
 
-    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
-        endpoint = self.endpoints.get(endpoint_name)
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str,
+                        deployment_config: dict[str, Any] | None = None, retain_deployment_config: bool = False) -> str:
+        """Blue/green to another config, with the DeploymentConfig's guardrails (deployment_plan.py).
+
+        Without a DeploymentConfig, `RetainDeploymentConfig` reuses the last one; otherwise the
+        update is all at once. The config used is kept as the endpoint's LastDeploymentConfig.
+        """
+        endpoint: Any = self.endpoints.get(endpoint_name)  # moto's record, given two fields it lacks
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(f"Could not find endpoint '{arn}'.")
@@ -398,9 +404,23 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         config = self.endpoint_configs.get(endpoint_config_name)
         if config is None:
             raise ValidationError(f"Could not find endpoint configuration '{endpoint_config_name}'.")
+        chosen = deployment_config or (getattr(endpoint, "last_deployment_config", None)
+                                       if retain_deployment_config else None)
+        instances = min((int(v.get("InitialInstanceCount") or 1) for v in config.production_variants), default=1)
+        try:
+            plan = deployment_plan.plan(chosen, instances)
+        except deployment_plan.PlanError as e:
+            raise ValidationError(str(e)) from None
+        endpoint.last_deployment_config = chosen or None
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": endpoint_config_name, "StartTime": now(),
+            "ProductionVariants": [{"VariantName": v["VariantName"], "DesiredInstanceCount":
+                                    int(v.get("InitialInstanceCount") or 1), "VariantStatus": [
+                                        {"Status": "Creating", "StartTime": now()}]}
+                                   for v in config.production_variants]}
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = now()
-        self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=True))
+        self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=True, plan=plan))
         return endpoint.arn
 
     def delete_endpoint(self, endpoint_name: str) -> None:

@@ -18,17 +18,21 @@ import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud import aws, processes, settings
+from localcloud import aws, clock, processes, settings
 from localcloud.child_env import child_environment
 from localcloud.launcher import free_port
 from localcloud.runtimes.layers import RequirementsError, with_requirements
+from localcloud.sagemaker import deployment_plan
+from localcloud.sagemaker.deployment_plan import DeploymentPlan
 from localcloud.sagemaker.images import UnsupportedImageError, resolve_runtime
 from localcloud.sagemaker.job_logs import JobLog
+from localcloud.sagemaker.rollout import run_rollout
 
 log = logging.getLogger("localcloud.endpoints")
 
@@ -71,21 +75,29 @@ class VariantServer:
 
 @dataclass
 class Deployment:
-    """The live side of one endpoint: its variant servers and capture settings."""
+    """The live side of one endpoint: its variant servers and capture settings.
+
+    During a blue/green update `green` holds the new fleet and `green_share` the fraction of the
+    traffic it takes (the rollout moves it); everything else still reaches `variants`, the old fleet.
+    """
 
     endpoint_name: str
     variants: dict[str, VariantServer]
     data_capture: dict[str, Any] | None
     ready: bool = False
+    green: dict[str, VariantServer] | None = None
+    green_share: float = 0.0
 
     def pick(self, target_variant: str | None) -> VariantServer:
-        """Route like SageMaker: TargetVariant if given, else by variant weight."""
+        """Route like SageMaker: to a fleet by the deployment's split, then TargetVariant if given, else by weight."""
+        green = self.green
+        fleet = green if green is not None and random.random() < self.green_share else self.variants
         if target_variant:
             try:
-                return self.variants[target_variant]
+                return fleet[target_variant]
             except KeyError:
                 raise LookupError(f"Variant {target_variant} not found for endpoint {self.endpoint_name}.") from None
-        servers = list(self.variants.values())
+        servers = list(fleet.values())
         if len(servers) == 1:
             return servers[0]
         weights = [max(s.weight, 0.0) for s in servers]
@@ -134,16 +146,44 @@ class EndpointFleet:
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = datetime.now(UTC)
 
-    def update(self, endpoint: Any, config: Any) -> None:
-        """Blue/green: bring up the new config's fleet, switch traffic, retire the old fleet (blocking)."""
+    def update(self, endpoint: Any, config: Any, plan: DeploymentPlan | None = None,
+               sleep: Callable[[float], bool] | None = None) -> None:
+        """Blue/green: bring up the new config's fleet, shift traffic as `plan` says, retire the old fleet.
+
+        Blocking. The old fleet keeps serving until the new one is up; a guarded plan then moves
+        traffic step by step and rolls everything back to the old fleet when a rollback alarm fires
+        (status RollingBack, then InService on the old config, with the reason). `sleep(seconds)`
+        returns False when the endpoint is going away (the engine's stop).
+        """
+        plan = plan or deployment_plan.plan(None, 1)
+        wait = sleep or _sleep
         try:
             servers = self._start_fleet(endpoint.endpoint_name, config)
         except DeployError as e:
             # AWS keeps serving the old fleet and reports why the update did not happen.
             endpoint.endpoint_status, endpoint.failure_reason = "InService", str(e)
+            endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = datetime.now(UTC)
             return
         old = self.deployments.get(endpoint.endpoint_name)
+        if old is not None and (plan.guarded or any(step.bake_seconds for step in plan.steps)
+                                or plan.termination_wait_seconds):
+            old.green, old.green_share = servers, 0.0
+            outcome = run_rollout(plan, lambda share: setattr(old, "green_share", share),
+                                  lambda: _firing(plan.alarms, self.backend.region_name), wait)
+            if outcome.rolled_back:
+                endpoint.endpoint_status = "RollingBack"
+                old.green, old.green_share = None, 0.0
+                for server in servers.values():
+                    self.stop_server(server)
+                endpoint.endpoint_status = "InService"
+                endpoint.failure_reason = (f"The update to {config.endpoint_config_name} was rolled back: "
+                                           f"{outcome.reason}")
+                endpoint.pending_deployment_summary = None
+                endpoint.last_modified_time = datetime.now(UTC)
+                return
+            if plan.termination_wait_seconds:  # the old fleet is kept, idle, a while longer
+                wait(clock.real_seconds(plan.termination_wait_seconds))
         if not self._switch(endpoint, config, servers):
             return
         if old is not None:
@@ -153,6 +193,7 @@ class EndpointFleet:
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         endpoint.data_capture_config = config.data_capture_config
         endpoint.failure_reason = None
+        endpoint.pending_deployment_summary = None
         endpoint.endpoint_status = "InService"
         endpoint.last_modified_time = datetime.now(UTC)
 
@@ -300,6 +341,24 @@ class EndpointFleet:
 
 class DeployError(Exception):
     """A deployment failed for a reason the user should read in FailureReason."""
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return True
+
+
+def _firing(alarms: tuple[str, ...], region: str) -> list[str]:
+    """The rollback alarms in ALARM now, read through CloudWatch's API (localcloud's or the backplane's)."""
+    if not alarms:
+        return []
+    try:
+        found = aws.client("cloudwatch", region).describe_alarms(AlarmNames=list(alarms))
+    except Exception:  # CloudWatch unreachable: no evidence of a problem with the new fleet
+        log.warning("could not read the rollback alarms %s", ", ".join(alarms), exc_info=True)
+        return []
+    return [a["AlarmName"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+            if a.get("StateValue") == "ALARM"]
 
 
 def _fetch_tarball(uri: str, target: Path, region: str, label: str) -> None:

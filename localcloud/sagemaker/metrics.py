@@ -2,7 +2,9 @@
 
 Each invocation adds one sample; once a second the samples are folded into statistic
 sets per metric and dimensions and sent with PutMetricData, as SageMaker itself
-reports aggregated per-minute data rather than one call per request.
+reports aggregated per-minute data rather than one call per request. On localcloud's fast
+clock a minute lasts 60/N seconds, so the buckets shrink with it: an alarm on these metrics
+with a one-minute period then sees one datapoint per (short) period, as on AWS.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from localcloud import aws
+from localcloud import aws, clock
 from localcloud.batching import BatchSink
 
 NAMESPACE = "AWS/SageMaker"
@@ -36,8 +38,7 @@ def _stats(values: list[float], unit: str) -> dict:
 def _ship(items: list[Invocation]) -> None:
     grouped: dict[tuple[str, str, str, datetime], list[Invocation]] = defaultdict(list)
     for item in items:
-        minute = item.at.replace(second=0, microsecond=0)
-        grouped[(item.region, item.endpoint, item.variant, minute)].append(item)
+        grouped[(item.region, item.endpoint, item.variant, _minute(item.at))].append(item)
     by_region: dict[str, list[dict]] = defaultdict(list)
     for (region, endpoint, variant, minute), calls in grouped.items():
         dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
@@ -62,6 +63,12 @@ def _ship(items: list[Invocation]) -> None:
         cloudwatch = aws.client("cloudwatch", region)
         for start in range(0, len(data), 500):
             cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 500])
+
+
+def _minute(moment: datetime) -> datetime:
+    """The start of the (clock-scaled) minute `moment` falls in."""
+    length = clock.real_seconds(60)
+    return datetime.fromtimestamp(moment.timestamp() // length * length, UTC)
 
 
 sink: BatchSink[Invocation] = BatchSink("sagemaker-metrics", _ship)

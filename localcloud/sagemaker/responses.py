@@ -50,10 +50,9 @@ class LocalSageMakerResponse(SageMakerResponse):
         return EmptyResult()
 
     def update_endpoint(self) -> ActionResult:
-        # DeploymentConfig (canary/linear shifting, alarm rollback) is checked by the API gate but not
-        # yet honoured: the update is blue/green, all at once.
-        arn = self.sagemaker_backend.update_endpoint(self._get_param("EndpointName"),
-                                                     self._get_param("EndpointConfigName"))
+        arn = self.sagemaker_backend.update_endpoint(
+            self._get_param("EndpointName"), self._get_param("EndpointConfigName"),
+            self._get_param("DeploymentConfig"), bool(self._get_param("RetainDeploymentConfig")))
         return ActionResult({"EndpointArn": arn})
 
     def stop_transform_job(self) -> ActionResult:

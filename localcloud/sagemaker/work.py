@@ -20,6 +20,7 @@ from moto.core.utils import camelcase_to_underscores
 
 from localcloud import settings
 from localcloud.engine import RESTART_REASON, Work
+from localcloud.sagemaker.deployment_plan import DeploymentPlan
 from localcloud.sagemaker.endpoints import DeployError, EndpointFleet
 from localcloud.sagemaker.jobs import JobOutcome, run_processing_job, run_training_job
 from localcloud.sagemaker.transforms import TransformError, TransformStopped, run_transform
@@ -197,18 +198,20 @@ class ExecutionWork(Work):
 class DeploymentWork(Work):
     """An endpoint brought up on a config (`update`: blue/green from the config it serves)."""
 
-    def __init__(self, fleet: EndpointFleet, endpoint: Any, config: Any, update: bool):
-        self.fleet, self.endpoint, self.config, self.update = fleet, endpoint, config, update
+    def __init__(self, fleet: EndpointFleet, endpoint: Any, config: Any, update: bool,
+                 plan: DeploymentPlan | None = None):
+        self.fleet, self.endpoint, self.config, self.update, self.plan = fleet, endpoint, config, update, plan
         self.key = endpoint.arn
 
     def run(self, stop: threading.Event) -> None:
         if self.update:
-            self.fleet.update(self.endpoint, self.config)
+            self.fleet.update(self.endpoint, self.config, self.plan, sleep=lambda seconds: not stop.wait(seconds))
         else:
             self.fleet.deploy(self.endpoint, self.config)
 
     def crashed(self, reason: str) -> None:
         # An update that could not happen leaves the old fleet serving, as on AWS.
         self.endpoint.endpoint_status = "InService" if self.update else "Failed"
+        self.endpoint.pending_deployment_summary = None
         self.endpoint.failure_reason = reason
         self.endpoint.last_modified_time = now()

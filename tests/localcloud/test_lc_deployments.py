@@ -1,0 +1,169 @@
+"""Guarded endpoint updates on the fast clock: canary traffic really split, baking, and automatic rollback.
+
+Two models answer differently (1 and 2), so each answer says which fleet served it. Steady
+loopback traffic runs through every update: a good canary deployment loses no request and ends
+on the new config; a model that fails every request is caught by the 5XX rollback alarm during
+the canary's baking, traffic returns to the old fleet, and at most the canary's share of the
+requests in that window fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
+from support import LocalCloud, wait_until
+
+SCALE = 60
+"""A one-minute alarm period or baking interval lasts a second."""
+
+SERVE = b'''
+import os
+
+def model_fn(model_dir):
+    return float(os.environ["ANSWER"])
+
+def predict_fn(data, model):
+    if os.environ.get("BROKEN"):
+        raise RuntimeError("this model fails every request")
+    return [model] * len(data)
+'''
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    with LocalCloud.start(tmp_path_factory.mktemp("deployments"), args=["--time-scale", str(SCALE)]) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def endpoint(fast: LocalCloud) -> Iterator[tuple[Workspace, str]]:
+    ws = Workspace(fast)
+    code = ws.put("serve/sourcedir.tar.gz", tarball({"serve.py": SERVE}))
+    for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3", "BROKEN": "1"})):
+        ws.sm.create_model(ModelName=f"{name}-{ws.tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
+            "Image": SKLEARN_IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
+                                                    "SAGEMAKER_SUBMIT_DIRECTORY": code, **env}})
+        ws.sm.create_endpoint_config(EndpointConfigName=f"{name}-{ws.tag}", ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": f"{name}-{ws.tag}", "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 2}])
+    name = f"guarded-{ws.tag}"
+    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"one-{ws.tag}")
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    fast.client("cloudwatch").put_metric_alarm(
+        AlarmName=f"{name}-5xx", Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors", Statistic="Sum",
+        Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching")
+    yield ws, name
+    ws.sm.delete_endpoint(EndpointName=name)
+
+
+class Traffic:
+    """Bounded loopback traffic from one thread: every answer, or the error code of a failed request."""
+
+    def __init__(self, cloud: LocalCloud, endpoint: str):
+        self.rt = cloud.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1}))
+        self.endpoint = endpoint
+        self.answers: list[str] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            try:
+                answer = self.rt.invoke_endpoint(EndpointName=self.endpoint, ContentType="text/csv",
+                                                 Accept="text/csv", Body=b"1.0,2.0")["Body"].read()
+                body = f"{float(answer):g}"  # the model's answer: which fleet served the request
+            except ClientError as e:
+                body = f"error {e.response['Error'].get('Code')}"
+            self.answers.append(body)
+            self.done.wait(0.01)
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(10)
+
+
+def _canary(alarm: str, wait: int = 120) -> dict[str, Any]:
+    return {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": wait,
+                                        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
+        "TerminationWaitInSeconds": 60, "MaximumExecutionTimeoutInSeconds": 1800},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]}}
+
+
+def _settled(sm: Any, name: str) -> dict[str, Any]:
+    described = wait_until(lambda: (lambda d: d if d["EndpointStatus"] == "InService" else None)(
+        sm.describe_endpoint(EndpointName=name)), 120, 0.1)
+    assert described, "the update did not end"
+    return described  # type: ignore[return-value]
+
+
+def test_a_good_canary_splits_traffic_then_moves_it_all_without_a_failed_request(
+        fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    ws, name = endpoint
+    with Traffic(fast, name) as traffic:
+        assert wait_until(lambda: len(traffic.answers) > 20, 20, 0.05)
+        ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"two-{ws.tag}",
+                              DeploymentConfig=_canary(f"{name}-5xx"))
+        updating = ws.sm.describe_endpoint(EndpointName=name)
+        assert updating["EndpointStatus"] == "Updating"
+        assert updating["PendingDeploymentSummary"]["EndpointConfigName"] == f"two-{ws.tag}"
+        start = len(traffic.answers)
+        described = _settled(ws.sm, name)
+        during = traffic.answers[start:]
+        assert wait_until(lambda: len(traffic.answers) > len(during) + start + 30, 20, 0.05)
+    assert not [body for body in traffic.answers if body.startswith("error")]  # zero failed requests
+    assert {"1", "2"} <= set(during)  # both fleets answered while the canary baked
+    assert share_of(during[: len(during) // 2], "2") < 0.9  # the canary, not everything at once
+    assert set(traffic.answers[-20:]) == {"2"}
+    assert described["EndpointConfigName"] == f"two-{ws.tag}" and "FailureReason" not in described
+    assert described["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == \
+        "CANARY"
+    assert "PendingDeploymentSummary" not in described
+
+
+def share_of(answers: list[str], value: str) -> float:
+    return sum(1 for a in answers if a == value) / max(1, len(answers))
+
+
+def test_a_broken_model_is_rolled_back_by_its_alarm_with_at_most_the_canary_failing(
+        fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    ws, name = endpoint
+    serving = ws.sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    with Traffic(fast, name) as traffic:
+        assert wait_until(lambda: len(traffic.answers) > 20, 20, 0.05)
+        start = len(traffic.answers)
+        ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"broken-{ws.tag}",
+                              DeploymentConfig=_canary(f"{name}-5xx", wait=600))
+        described = _settled(ws.sm, name)
+        end = len(traffic.answers)
+        assert wait_until(lambda: len(traffic.answers) > end + 30, 20, 0.05)
+    window = traffic.answers[start:end]
+    failed = share_of(window, "error ModelError")
+    assert 0 < failed <= 0.5 + 0.1  # the canary (1 of 2 instances) failed, nothing more
+    assert described["EndpointConfigName"] == serving  # back on the old config
+    assert "was rolled back" in described["FailureReason"] and f"{name}-5xx" in described["FailureReason"]
+    assert set(traffic.answers[end:]) == {"2"}  # the old fleet serves everything again
+    history = fast.client("cloudwatch").describe_alarm_history(AlarmName=f"{name}-5xx", HistoryItemType="StateUpdate")
+    assert any('"stateValue": "ALARM"' in item["HistoryData"] for item in history["AlarmHistoryItems"])
+
+
+def test_a_config_sagemaker_refuses_is_refused_at_the_call(endpoint: tuple[Workspace, str]) -> None:
+    ws, name = endpoint
+    config = _canary("x")
+    config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"] = {"Type": "INSTANCE_COUNT",
+                                                                                    "Value": 2}
+    with pytest.raises(ClientError, match="at most 50%"):
+        ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"two-{ws.tag}", DeploymentConfig=config)
+    assert ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
