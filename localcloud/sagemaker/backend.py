@@ -423,6 +423,37 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=True, plan=plan))
         return endpoint.arn
 
+    def update_endpoint_weights_and_capacities(self, endpoint_name: str,
+                                               desired_weights_and_capacities: list[dict[str, Any]]) -> str:
+        """Change variants' weights (the live routing too) and instance counts, leaving what is not given."""
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(f'Could not find endpoint "{arn}".')
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(f"Cannot update endpoint {endpoint_name} while it is "
+                                  f"{endpoint.endpoint_status}; it must be InService.")
+        shown = {v["VariantName"]: v for v in endpoint.production_variants}
+        names = [d.get("VariantName") for d in desired_weights_and_capacities]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValidationError(f'The variant name "{name}" was non-unique within the request.')
+            if name not in shown:
+                raise ValidationError(f'The variant name(s) "{name}" is/are not present within endpoint '
+                                      f'configuration "{endpoint.endpoint_config_name}".')
+        weights = {}
+        for desired in desired_weights_and_capacities:
+            variant = shown[desired["VariantName"]]
+            if desired.get("DesiredWeight") is not None:
+                variant["DesiredWeight"] = variant["CurrentWeight"] = weights[variant["VariantName"]] = float(
+                    desired["DesiredWeight"])
+            if desired.get("DesiredInstanceCount") is not None:
+                variant["DesiredInstanceCount"] = variant["CurrentInstanceCount"] = int(
+                    desired["DesiredInstanceCount"])
+        self.fleet.reweigh(endpoint_name, weights)
+        endpoint.last_modified_time = now()
+        return endpoint.arn
+
     def delete_endpoint(self, endpoint_name: str) -> None:
         endpoint = self.endpoints.get(endpoint_name)
         super().delete_endpoint(endpoint_name)

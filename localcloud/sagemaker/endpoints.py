@@ -317,6 +317,13 @@ class EndpointFleet:
         raise DeployError(f"{server.label}: the primary container did not pass the ping health check within "
                           f"{PING_TIMEOUT:.0f} s.")
 
+    def reweigh(self, endpoint_name: str, weights: dict[str, float]) -> None:
+        """New routing weights for the serving fleet's variants (UpdateEndpointWeightsAndCapacities)."""
+        deployment = self.deployments.get(endpoint_name)
+        for variant, weight in weights.items():
+            if deployment is not None and variant in deployment.variants:
+                deployment.variants[variant].weight = weight
+
     def route(self, endpoint_name: str) -> Deployment | None:
         return self.deployments.get(endpoint_name)
 

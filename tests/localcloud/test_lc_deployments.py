@@ -167,3 +167,31 @@ def test_a_config_sagemaker_refuses_is_refused_at_the_call(endpoint: tuple[Works
     with pytest.raises(ClientError, match="at most 50%"):
         ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"two-{ws.tag}", DeploymentConfig=config)
     assert ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+
+
+def test_weights_change_the_live_split_between_two_variants(fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    """UpdateEndpointWeightsAndCapacities moves traffic at once (A/B tests shift weights this way)."""
+    ws, _ = endpoint
+    name = f"ab-{ws.tag}"
+    ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
+         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", "one"), ("B", "two"))])
+    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    rt = fast.client("sagemaker-runtime")
+
+    def answers(count: int) -> list[str]:
+        return [rt.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=b"1")["InvokedProductionVariant"]
+                for _ in range(count)]
+
+    assert set(answers(60)) == {"A", "B"}
+    ws.sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
+        {"VariantName": "B", "DesiredWeight": 0.0}])
+    assert set(answers(40)) == {"A"}
+    variants = {v["VariantName"]: v for v in ws.sm.describe_endpoint(EndpointName=name)["ProductionVariants"]}
+    assert (variants["A"]["CurrentWeight"], variants["B"]["CurrentWeight"]) == (1.0, 0.0)
+    assert variants["B"]["CurrentInstanceCount"] == 1  # not given: kept
+    with pytest.raises(ClientError, match='"C" is/are not present'):
+        ws.sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
+            {"VariantName": "C", "DesiredWeight": 1.0}])
+    ws.sm.delete_endpoint(EndpointName=name)
