@@ -169,8 +169,15 @@ class EndpointFleet:
         if old is not None and (plan.guarded or any(step.bake_seconds for step in plan.steps)
                                 or plan.termination_wait_seconds):
             old.green, old.green_share = servers, 0.0
-            outcome = run_rollout(plan, lambda share: setattr(old, "green_share", share),
-                                  lambda: _firing(plan.alarms, self.backend.region_name), wait)
+            watching = f"; rollback alarms {', '.join(plan.alarms)}" if plan.alarms else ""
+
+            def shift(share: float) -> None:
+                old.green_share = share
+                if share > 0:
+                    _phase(endpoint, "Baking", f"{plan.kind}: {share:.0%} of the traffic on the new fleet{watching}")
+
+            _phase(endpoint, "ActivatingTraffic", f"{plan.kind}: the new fleet is up{watching}")
+            outcome = run_rollout(plan, shift, lambda: _firing(plan.alarms, self.backend.region_name), wait)
             if outcome.rolled_back:
                 endpoint.endpoint_status = "RollingBack"
                 old.green, old.green_share = None, 0.0
@@ -348,6 +355,13 @@ class EndpointFleet:
 
 class DeployError(Exception):
     """A deployment failed for a reason the user should read in FailureReason."""
+
+
+def _phase(endpoint: Any, status: str, message: str) -> None:
+    """Where the update is, as DescribeEndpoint's PendingDeploymentSummary shows it for each new variant."""
+    summary = getattr(endpoint, "pending_deployment_summary", None)
+    for variant in (summary or {}).get("ProductionVariants", []):
+        variant["VariantStatus"] = [{"Status": status, "StatusMessage": message, "StartTime": datetime.now(UTC)}]
 
 
 def _sleep(seconds: float) -> bool:

@@ -120,6 +120,11 @@ def test_a_good_canary_splits_traffic_then_moves_it_all_without_a_failed_request
         assert updating["EndpointStatus"] == "Updating"
         assert updating["PendingDeploymentSummary"]["EndpointConfigName"] == f"two-{ws.tag}"
         start = len(traffic.answers)
+        baking = wait_until(lambda: (lambda v: v if v and v[0]["Status"] == "Baking" else None)(
+            ws.sm.describe_endpoint(EndpointName=name).get("PendingDeploymentSummary", {}).get(
+                "ProductionVariants", [{}])[0].get("VariantStatus")), 30, 0.05)
+        assert baking and baking[0]["StatusMessage"].startswith("CANARY: 50% of the traffic on the new fleet")
+        assert f"rollback alarms {name}-5xx" in baking[0]["StatusMessage"]
         described = _settled(ws.sm, name)
         during = traffic.answers[start:]
         assert wait_until(lambda: len(traffic.answers) > len(during) + start + 30, 20, 0.05)
