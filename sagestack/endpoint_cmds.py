@@ -189,6 +189,19 @@ def status(app: App) -> None:
     table.add_row("model packages", ", ".join(packages) or "-")
     table.add_row("created", render.clock(described.get("CreationTime")))
     table.add_row("last modified", render.clock(described.get("LastModifiedTime")))
+    pending = described.get("PendingDeploymentSummary") or {}
+    if pending:
+        phase = ((pending.get("ProductionVariants") or [{}])[0].get("VariantStatus") or [{}])[0]
+        table.add_row("deploying", f"{pending.get('EndpointConfigName', '?')}: {phase.get('Status', 'Creating')}"
+                                   + (f" ({phase['StatusMessage']})" if phase.get("StatusMessage") else ""))
+    alarms = [a["AlarmName"] for a in ((described.get("LastDeploymentConfig") or {}).get(
+        "AutoRollbackConfiguration") or {}).get("Alarms") or []]
+    if alarms:
+        states = {a["AlarmName"]: a["StateValue"] for a in app.client("cloudwatch").describe_alarms(
+            AlarmNames=alarms)["MetricAlarms"]}
+        table.add_row("rollback alarms", ", ".join(
+            f"{name} [{render.STATE_COLOURS.get(states.get(name, ''), 'white')}]{states.get(name, 'missing')}[/]"
+            for name in alarms))
     if described.get("FailureReason"):
         table.add_row("failure", render.one_line_reason(described["FailureReason"], 300))
     app.out.print(table)

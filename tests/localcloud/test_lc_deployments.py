@@ -9,6 +9,7 @@ requests in that window fail.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +17,11 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
 from support import LocalCloud, wait_until
+
+from sagestack.cli import cli
 
 SCALE = 60
 """A one-minute alarm period or baking interval lasts a second."""
@@ -125,6 +129,11 @@ def test_a_good_canary_splits_traffic_then_moves_it_all_without_a_failed_request
                 "ProductionVariants", [{}])[0].get("VariantStatus")), 30, 0.05)
         assert baking and baking[0]["StatusMessage"].startswith("CANARY: 50% of the traffic on the new fleet")
         assert f"rollback alarms {name}-5xx" in baking[0]["StatusMessage"]
+        shown = CliRunner().invoke(cli, ["--endpoint-url", fast.url, "--endpoint-name", name, "endpoint", "status"],
+                                   env={"COLUMNS": "250"})
+        assert shown.exit_code == 0, shown.output
+        assert f"two-{ws.tag}: Baking (CANARY: 50% of the traffic on the new fleet" in shown.stdout
+        assert re.search(rf"{name}-5xx (OK|INSUFFICIENT_DATA)", shown.stdout)  # the rollback alarm, its state
         described = _settled(ws.sm, name)
         during = traffic.answers[start:]
         assert wait_until(lambda: len(traffic.answers) > len(during) + start + 30, 20, 0.05)
