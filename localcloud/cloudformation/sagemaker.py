@@ -176,8 +176,14 @@ class Endpoint(ResourceType, CloudFormationModel):
         raise ResourceFailed(f"Endpoint {name} was not InService within {ENDPOINT_TIMEOUT:.0f} s")
 
     def update(self, name: str, properties: dict[str, Any]) -> Endpoint:
+        """A new config: blue/green with the template's DeploymentConfig (canary, linear, rollback alarms)."""
         config_name = properties["EndpointConfigName"]
-        _backend(self.account_id, self.region).update_endpoint(self.attributes["EndpointName"], config_name)
+        try:
+            _backend(self.account_id, self.region).update_endpoint(
+                self.attributes["EndpointName"], config_name, properties.get("DeploymentConfig"),
+                str(properties.get("RetainDeploymentConfig", False)).lower() == "true")
+        except Exception as e:  # the API's own refusal (a DeploymentConfig SageMaker would not accept)
+            raise ResourceFailed(f"{getattr(e, 'message', None) or e}") from None
         self._wait(config_name)
         self.properties = properties
         return self

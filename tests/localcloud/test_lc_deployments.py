@@ -9,6 +9,7 @@ requests in that window fail.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -209,3 +210,40 @@ def test_weights_change_the_live_split_between_two_variants(fast: LocalCloud, en
         ws.sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
             {"VariantName": "C", "DesiredWeight": 1.0}])
     ws.sm.delete_endpoint(EndpointName=name)
+
+
+def test_cloudformation_updates_an_endpoint_with_its_templates_deployment_config(
+        fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    """A changed EndpointConfigName in a stack is a guarded update with the template's DeploymentConfig; an
+    update SageMaker would refuse fails the stack update, which rolls back."""
+    ws, _ = endpoint
+    cf = fast.client("cloudformation")
+    name, stack = f"cfn-{ws.tag}", f"guarded-{ws.tag}"
+
+    def template(config: str, canary: int) -> str:
+        return json.dumps({"Resources": {"Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
+            "EndpointName": name, "EndpointConfigName": config, "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+                    "Type": "CANARY", "WaitIntervalInSeconds": 60,
+                    "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": canary}}},
+                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": f"{name}-none"}]}}}}}})
+
+    def settled() -> str:
+        status = wait_until(lambda: (lambda s: s if not s.endswith("_IN_PROGRESS") else None)(
+            cf.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]), 120, 0.1)
+        return str(status)
+
+    cf.create_stack(StackName=stack, TemplateBody=template(f"one-{ws.tag}", 50))
+    assert settled() == "CREATE_COMPLETE"
+    cf.update_stack(StackName=stack, TemplateBody=template(f"two-{ws.tag}", 50))
+    assert settled() == "UPDATE_COMPLETE"
+    described = ws.sm.describe_endpoint(EndpointName=name)
+    assert described["EndpointConfigName"] == f"two-{ws.tag}"
+    assert described["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"][
+        "CanarySize"]["Value"] == 50
+    cf.update_stack(StackName=stack, TemplateBody=template(f"one-{ws.tag}", 80))
+    assert settled() == "UPDATE_ROLLBACK_COMPLETE"
+    events = cf.describe_stack_events(StackName=stack)["StackEvents"]
+    assert any("at most 50%" in e.get("ResourceStatusReason", "") for e in events)
+    assert ws.sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == f"two-{ws.tag}"
+    cf.delete_stack(StackName=stack)
