@@ -110,6 +110,7 @@ bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/localcloud_costs.py
 	.venv/bin/python bench/runtimes.py
 	.venv/bin/python bench/model_monitor.py
+	.venv/bin/python bench/deployments.py
 	.venv/bin/python bench/persistence.py
 	.venv/bin/python bench/cdk_deploy.py
 	.venv/bin/python bench/demo.py

@@ -20,7 +20,8 @@ T = TypeVar("T")
 class BatchSink(Generic[T]):
     """Buffers items and hands them to `ship` in batches from a daemon thread."""
 
-    def __init__(self, name: str, ship: Callable[[list[T]], None], interval: float = 1.0):
+    def __init__(self, name: str, ship: Callable[[list[T]], None], interval: float | Callable[[], float] = 1.0):
+        """`interval`: seconds between shipments, or a function giving them (read before each wait)."""
         self._name = name
         self._ship = ship
         self._interval = interval
@@ -46,5 +47,5 @@ class BatchSink(Generic[T]):
 
     def _loop(self) -> None:
         while True:
-            time.sleep(self._interval)
+            time.sleep(self._interval() if callable(self._interval) else self._interval)
             self._drain()

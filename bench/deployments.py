@@ -1,0 +1,132 @@
+"""Guarded endpoint updates on the fast clock, measured: a canary that succeeds, one that rolls back.
+
+    .venv/bin/python bench/deployments.py
+
+localcloud runs with `--time-scale 360` (the demo's clock). The endpoint has two instances and
+serves a small model; the update is CANARY (one instance's share), baking 60 s (1/6 s here) after
+each step, with a one-minute 5XX alarm as the rollback alarm, under steady traffic.
+
+Targets: a canary deployment completes in <= 15 s; a rollback ends (the old config InService
+again) <= 10 s after the alarm fired. A benchmark, not a test: it prints the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.launcher import LocalCloud
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+SERVE = b'''
+import os
+
+def model_fn(model_dir):
+    return float(os.environ["ANSWER"])
+
+def predict_fn(data, model):
+    if os.environ.get("BROKEN"):
+        raise RuntimeError("this model fails every request")
+    return [model] * len(data)
+'''
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _wait(condition: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise TimeoutError("did not happen in time")
+
+
+def _alarmed_at(cw: Any, alarm: str) -> datetime | None:
+    """When the alarm last went into ALARM, from its history."""
+    items = cw.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    times = [i["Timestamp"] for i in items if '"stateValue": "ALARM"' in i["HistoryData"].split("newState")[-1]]
+    return max(times) if times else None
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-deployments-") as folder, LocalCloud.start(
+            Path(folder) / "localcloud", args=["--time-scale", "360"]) as cloud:
+        sm, s3, cw = cloud.client("sagemaker"), cloud.client("s3"), cloud.client("cloudwatch")
+        tag = uuid.uuid4().hex[:6]
+        bucket = f"bench-{tag}"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="serve.tar.gz", Body=_tarball({"serve.py": SERVE}))
+        for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3",
+                                                                                          "BROKEN": "1"})):
+            sm.create_model(ModelName=f"{name}-{tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
+                "Image": IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
+                                                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/serve.tar.gz", **env}})
+            sm.create_endpoint_config(EndpointConfigName=f"{name}-{tag}", ProductionVariants=[{
+                "VariantName": "AllTraffic", "ModelName": f"{name}-{tag}", "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 2}])
+        endpoint = f"bench-{tag}"
+        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"one-{tag}")
+        _wait(lambda: sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService", 120)
+        alarm = f"{endpoint}-5xx"
+        cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="Invocation5XXErrors",
+                            Dimensions=[{"Name": "EndpointName", "Value": endpoint},
+                                        {"Name": "VariantName", "Value": "AllTraffic"}],
+                            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                            ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching")
+        config = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+            "Type": "CANARY", "WaitIntervalInSeconds": 60, "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}}},
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]}}
+        stop = threading.Event()
+        runtime = cloud.client("sagemaker-runtime")
+
+        def traffic() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(Exception):  # the broken model's errors are the second update's point
+                    runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=b"1")
+
+        worker = threading.Thread(target=traffic, daemon=True)
+        worker.start()
+        try:
+            started = time.perf_counter()
+            sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=f"two-{tag}", DeploymentConfig=config)
+            _wait(lambda: (lambda d: d["EndpointStatus"] == "InService" and d["EndpointConfigName"] == f"two-{tag}")(
+                sm.describe_endpoint(EndpointName=endpoint)), 120)
+            canary = time.perf_counter() - started
+            sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=f"broken-{tag}", DeploymentConfig={
+                **config, "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+                    **config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"], "WaitIntervalInSeconds": 3600}}})
+            fired = _wait(lambda: _alarmed_at(cw, alarm), 120)  # from the history: on this clock it is brief
+            _wait(lambda: sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "InService", 120)
+            rolled_back = (datetime.now(UTC) - fired).total_seconds()
+        finally:
+            stop.set()
+            worker.join(10)
+    print(f"canary deployment (2 instances, canary 1, bake 60 s on a 360x clock): {canary:.1f} s  "
+          f"[target <= 15 s: {'PASS' if canary <= 15 else 'MISS'}]")
+    print(f"rollback after the 5XX alarm fired: {rolled_back:.1f} s  "
+          f"[target <= 10 s: {'PASS' if rolled_back <= 10 else 'MISS'}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
