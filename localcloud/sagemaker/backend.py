@@ -102,14 +102,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             runner.interrupted(RESTART_REASON)
         endpoints: list[Any] = list(self.endpoints.values())
         for endpoint in endpoints:
-            if endpoint.endpoint_status in ("Creating", "InService", "Updating", "SystemUpdating"):
+            if endpoint.endpoint_status in ("Creating", "InService", "Updating", "RollingBack", "SystemUpdating"):
                 # The config it served (an update not yet switched over had not changed it).
                 config = self.endpoint_configs.get(endpoint.endpoint_config_name)
                 if config is None:
                     endpoint.endpoint_status, endpoint.failure_reason = "Failed", RESTART_REASON
                     continue
-                if endpoint.endpoint_status == "Updating":
+                if endpoint.endpoint_status in ("Updating", "RollingBack"):
                     endpoint.failure_reason = f"the update was interrupted: {RESTART_REASON}"
+                endpoint.pending_deployment_summary = None  # a deployment in flight does not survive a restart
                 if endpoint.endpoint_status != "Creating":
                     endpoint.endpoint_status = "SystemUpdating"  # AWS's word for "being restarted for you"
                 self.engine.submit(DeploymentWork(self.fleet, endpoint, config, update=False))
