@@ -10,6 +10,7 @@ deletes the old ones only once the new fleet serves.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -204,6 +205,44 @@ def status(app: App) -> None:
             for name in alarms))
     if described.get("FailureReason"):
         table.add_row("failure", render.one_line_reason(described["FailureReason"], 300))
+    app.out.print(table)
+
+
+def _weights(pairs: tuple[str, ...]) -> dict[str, float]:
+    """`A=0.9 B=0.1` -> {"A": 0.9, "B": 0.1}; a clear error for anything else."""
+    found: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            weight = float(value) if sep and name else -1.0
+        except ValueError:
+            weight = -1.0
+        if weight < 0 or not math.isfinite(weight):
+            raise SagestackError(f"{pair!r} is not VARIANT=WEIGHT with a weight of 0 or more (e.g. B=0.1)")
+        if name in found:
+            raise SagestackError(f"variant {name} is given twice")
+        found[name] = weight
+    return found
+
+
+@endpoint.command()
+@click.argument("pairs", nargs=-1, required=True, metavar="VARIANT=WEIGHT...")
+@pass_app
+def weights(app: App, pairs: tuple[str, ...]) -> None:
+    """Shift traffic between the endpoint's production variants (an A/B split), at once.
+
+    Each variant's share is its weight over the sum of all weights; variants not named keep theirs.
+    """
+    name = app.settings.need("endpoint_name")
+    wanted = _weights(pairs)
+    app.sagemaker.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
+        {"VariantName": variant, "DesiredWeight": weight} for variant, weight in wanted.items()])
+    variants = (describe(app, name) or {}).get("ProductionVariants") or []
+    total = sum(float(v.get("CurrentWeight") or 0) for v in variants)
+    table = render.table("variant", "weight", "share of the traffic", title=f"endpoint {name}")
+    for variant in variants:
+        weight = float(variant.get("CurrentWeight") or 0)
+        table.add_row(variant["VariantName"], render.metric(weight), f"{weight / total:.0%}" if total else "-")
     app.out.print(table)
 
 

@@ -200,9 +200,18 @@ def test_weights_change_the_live_split_between_two_variants(fast: LocalCloud, en
                 for _ in range(count)]
 
     assert set(answers(60)) == {"A", "B"}
-    ws.sm.update_endpoint_weights_and_capacities(EndpointName=name, DesiredWeightsAndCapacities=[
-        {"VariantName": "B", "DesiredWeight": 0.0}])
+
+    def sagestack(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["--endpoint-url", fast.url, "--endpoint-name", name, "endpoint", *args],
+                                  env={"COLUMNS": "250"})
+
+    shifted = sagestack("weights", "B=0")
+    assert shifted.exit_code == 0, shifted.output
+    assert re.search(r"A\s+1\s+100%", shifted.stdout) and re.search(r"B\s+0\s+0%", shifted.stdout)
     assert set(answers(40)) == {"A"}
+    for bad in ("B=-1", "B", "B=x", "=1"):
+        refused = sagestack("weights", bad)
+        assert refused.exit_code != 0 and "is not VARIANT=WEIGHT" in refused.output
     variants = {v["VariantName"]: v for v in ws.sm.describe_endpoint(EndpointName=name)["ProductionVariants"]}
     assert (variants["A"]["CurrentWeight"], variants["B"]["CurrentWeight"]) == (1.0, 0.0)
     assert variants["B"]["CurrentInstanceCount"] == 1  # not given: kept
