@@ -11,6 +11,7 @@ deletes the old ones only once the new fleet serves.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -23,7 +24,7 @@ from infra.outputs import (
     PACKAGE_PARAMETER,
     QUALITY_CONSTRAINTS_PARAMETER,
 )
-from sagestack import registry, render
+from sagestack import ab, registry, render
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
 from sagestack.stack_cmds import deploy_stack
@@ -244,6 +245,58 @@ def weights(app: App, pairs: tuple[str, ...]) -> None:
         weight = float(variant.get("CurrentWeight") or 0)
         table.add_row(variant["VariantName"], render.metric(weight), f"{weight / total:.0%}" if total else "-")
     app.out.print(table)
+
+
+def _figures(app: App, endpoint_name: str, variant: str, minutes: int) -> ab.VariantFigures:
+    """A variant's invocations, errors and average model latency over the last `minutes` (CloudWatch)."""
+    cw = app.client("cloudwatch")
+    dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes + 1)
+
+    def stat(metric: str, statistic: str) -> float | None:
+        points = cw.get_metric_statistics(Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dimensions,
+                                          StartTime=start, EndTime=end, Period=(minutes + 2) * 60,
+                                          Statistics=[statistic])["Datapoints"]
+        return float(points[0][statistic]) if points else None
+
+    errors = sum(stat(m, "Sum") or 0.0 for m in ("Invocation4XXErrors", "Invocation5XXErrors"))
+    return ab.VariantFigures(variant, stat("Invocations", "Sum") or 0.0, errors, stat("ModelLatency", "Average"))
+
+
+@endpoint.command()
+@click.argument("champion")
+@click.argument("challenger")
+@click.option("--minutes", type=click.IntRange(1, 1440), default=60, show_default=True,
+              help="How far back to look.")
+@pass_app
+def compare(app: App, champion: str, challenger: str, minutes: int) -> None:
+    """Compare two production variants: traffic, error rate (with a significance test) and latency."""
+    name = app.settings.need("endpoint_name")
+    described = describe(app, name)
+    if described is None:
+        raise SagestackError(f"endpoint {name} does not exist (deploy it with `sagestack endpoint deploy`)")
+    known = [v["VariantName"] for v in described.get("ProductionVariants") or []]
+    for variant in (champion, challenger):
+        if variant not in known:
+            raise SagestackError(f"endpoint {name} has no variant {variant} (it has: {', '.join(known)})")
+    a, b = (_figures(app, name, v, minutes) for v in (champion, challenger))
+    table = render.table("variant", "invocations", "errors", "error rate", "model latency (avg)",
+                         title=f"endpoint {name}, last {minutes} min")
+    for figures in (a, b):
+        rate = figures.error_rate
+        table.add_row(figures.name, f"{figures.invocations:,.0f}", f"{figures.errors:,.0f}",
+                      "-" if rate is None else f"{rate:.2%}",
+                      "-" if figures.latency_us is None else f"{figures.latency_us / 1000:.2f} ms")
+    app.out.print(table)
+    p = ab.error_rate_p_value(a.errors, a.invocations, b.errors, b.invocations)
+    if p is None:
+        app.out.print("not enough traffic on both variants to compare them")
+    elif p < 0.05:
+        worse = challenger if (b.error_rate or 0) > (a.error_rate or 0) else champion
+        app.out.print(f"the error rates differ (two-proportion z-test, p = {p:.3g} < 0.05): {worse} fails more")
+    else:
+        app.out.print(f"no significant difference in error rate (two-proportion z-test, p = {p:.3g})")
 
 
 @endpoint.command()

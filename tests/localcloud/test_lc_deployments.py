@@ -9,6 +9,7 @@ requests in that window fail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -256,3 +257,33 @@ def test_cloudformation_updates_an_endpoint_with_its_templates_deployment_config
     assert any("at most 50%" in e.get("ResourceStatusReason", "") for e in events)
     assert ws.sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == f"two-{ws.tag}"
     cf.delete_stack(StackName=stack)
+
+
+def test_compare_finds_a_challenger_that_fails_more(fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    """`sagestack endpoint compare`: per-variant traffic and errors from CloudWatch, and the z-test's verdict."""
+    ws, _ = endpoint
+    name = f"compare-{ws.tag}"
+    ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
+         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", "one"), ("B", "broken"))])
+    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    rt = fast.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1}))
+    for variant in ("A", "B"):
+        for _ in range(30):
+            with contextlib.suppress(ClientError):  # B fails every request: what the comparison must see
+                rt.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=b"1", TargetVariant=variant)
+    options = ["--endpoint-url", fast.url, "--endpoint-name", name, "endpoint", "compare", "A", "B"]
+
+    def compared() -> str | None:
+        shown = CliRunner().invoke(cli, options, env={"COLUMNS": "250"})
+        assert shown.exit_code == 0, shown.output
+        return shown.stdout if re.search(r"B\s+30\s+30\s+100\.00%", shown.stdout) else None
+
+    text = wait_until(compared, 20, 0.2)  # the metrics reach CloudWatch within a (scaled) minute
+    assert text, "the comparison never saw all the traffic"
+    assert re.search(r"A\s+30\s+0\s+0\.00%", str(text))
+    assert "the error rates differ" in str(text) and "B fails more" in str(text)
+    unknown = CliRunner().invoke(cli, [*options[:-2], "A", "C"], env={"COLUMNS": "250"})
+    assert unknown.exit_code == 1 and "has no variant C (it has: A, B)" in unknown.output
+    ws.sm.delete_endpoint(EndpointName=name)
