@@ -13,9 +13,7 @@ again) <= 10 s after the alarm fired. A benchmark, not a test: it prints the fig
 from __future__ import annotations
 
 import contextlib
-import io
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -26,39 +24,18 @@ from typing import Any
 
 from localcloud.launcher import LocalCloud
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
-SERVE = b'''
-import os
+ROOT = Path(__file__).resolve().parents[1]
 
-def model_fn(model_dir):
-    return float(os.environ["ANSWER"])
-
-def predict_fn(data, model):
-    if os.environ.get("BROKEN"):
-        raise RuntimeError("this model fails every request")
-    return [model] * len(data)
-'''
-
-
-def _tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "localcloud")]  # the tests' models and helpers
+from lc_fixtures import ANSWERING_SERVE, ROLE, SKLEARN_IMAGE, tarball  # noqa: E402
+from support import wait_until  # noqa: E402
 
 
 def _wait(condition: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise TimeoutError("did not happen in time")
+    found = wait_until(condition, timeout, 0.02)
+    if not found:
+        raise TimeoutError("did not happen in time")
+    return found
 
 
 def _alarmed_at(cw: Any, alarm: str) -> datetime | None:
@@ -75,11 +52,11 @@ def main() -> int:
         tag = uuid.uuid4().hex[:6]
         bucket = f"bench-{tag}"
         s3.create_bucket(Bucket=bucket)
-        s3.put_object(Bucket=bucket, Key="serve.tar.gz", Body=_tarball({"serve.py": SERVE}))
+        s3.put_object(Bucket=bucket, Key="serve.tar.gz", Body=tarball({"serve.py": ANSWERING_SERVE.encode()}))
         for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3",
                                                                                           "BROKEN": "1"})):
             sm.create_model(ModelName=f"{name}-{tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
-                "Image": IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
+                "Image": SKLEARN_IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
                                                 "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/serve.tar.gz", **env}})
             sm.create_endpoint_config(EndpointConfigName=f"{name}-{tag}", ProductionVariants=[{
                 "VariantName": "AllTraffic", "ModelName": f"{name}-{tag}", "InstanceType": "ml.m5.large",

@@ -388,6 +388,18 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                                           update=False))
         return endpoint
 
+    def _updatable(self, endpoint_name: str, quoted: str) -> Any:
+        """The endpoint, which must exist and be InService (`quoted` formats its ARN as the operation's
+        message does); moto's record, to which updates add two fields it lacks."""
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(f"Could not find endpoint {quoted.format(arn)}.")
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(f"Cannot update endpoint {endpoint_name} while it is "
+                                  f"{endpoint.endpoint_status}; it must be InService.")
+        return endpoint
+
     def update_endpoint(self, endpoint_name: str, endpoint_config_name: str,
                         deployment_config: dict[str, Any] | None = None, retain_deployment_config: bool = False) -> str:
         """Blue/green to another config, with the DeploymentConfig's guardrails (deployment_plan.py).
@@ -395,13 +407,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         Without a DeploymentConfig, `RetainDeploymentConfig` reuses the last one; otherwise the
         update is all at once. The config used is kept as the endpoint's LastDeploymentConfig.
         """
-        endpoint: Any = self.endpoints.get(endpoint_name)  # moto's record, given two fields it lacks
-        if endpoint is None:
-            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
-            raise ValidationError(f"Could not find endpoint '{arn}'.")
-        if endpoint.endpoint_status != "InService":
-            raise ValidationError(f"Cannot update endpoint {endpoint_name} while it is "
-                                  f"{endpoint.endpoint_status}; it must be InService.")
+        endpoint = self._updatable(endpoint_name, "'{}'")
         config = self.endpoint_configs.get(endpoint_config_name)
         if config is None:
             raise ValidationError(f"Could not find endpoint configuration '{endpoint_config_name}'.")
@@ -427,13 +433,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def update_endpoint_weights_and_capacities(self, endpoint_name: str,
                                                desired_weights_and_capacities: list[dict[str, Any]]) -> str:
         """Change variants' weights (the live routing too) and instance counts, leaving what is not given."""
-        endpoint = self.endpoints.get(endpoint_name)
-        if endpoint is None:
-            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
-            raise ValidationError(f'Could not find endpoint "{arn}".')
-        if endpoint.endpoint_status != "InService":
-            raise ValidationError(f"Cannot update endpoint {endpoint_name} while it is "
-                                  f"{endpoint.endpoint_status}; it must be InService.")
+        endpoint = self._updatable(endpoint_name, '"{}"')
         shown = {v["VariantName"]: v for v in endpoint.production_variants}
         names = [d.get("VariantName") for d in desired_weights_and_capacities]
         for name in names:

@@ -48,6 +48,19 @@ if __name__ == "__main__":
     print("score=%.6f;" % model.score(df.iloc[:, 1:].values, df.iloc[:, 0].values))
 '''
 
+ANSWERING_SERVE = r'''
+import os
+
+def model_fn(model_dir):
+    return float(os.environ["ANSWER"])
+
+def predict_fn(data, model):
+    if os.environ.get("BROKEN"):
+        raise RuntimeError("this model fails every request")
+    return [model] * len(data)
+'''
+"""Serving code whose answer (ANSWER) tells which model served a request; BROKEN=1 fails every request."""
+
 BROKEN_SERVE = r'''
 def model_fn(model_dir):
     raise RuntimeError("cannot load model 3c9e")

@@ -20,7 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
-from lc_fixtures import ROLE, SKLEARN_IMAGE, Workspace, tarball
+from lc_fixtures import ANSWERING_SERVE, ROLE, SKLEARN_IMAGE, Workspace, tarball
 from support import LocalCloud, wait_until
 
 from sagestack.cli import cli
@@ -28,17 +28,6 @@ from sagestack.cli import cli
 SCALE = 60
 """A one-minute alarm period or baking interval lasts a second."""
 
-SERVE = b'''
-import os
-
-def model_fn(model_dir):
-    return float(os.environ["ANSWER"])
-
-def predict_fn(data, model):
-    if os.environ.get("BROKEN"):
-        raise RuntimeError("this model fails every request")
-    return [model] * len(data)
-'''
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +39,7 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 @pytest.fixture(scope="module")
 def endpoint(fast: LocalCloud) -> Iterator[tuple[Workspace, str]]:
     ws = Workspace(fast)
-    code = ws.put("serve/sourcedir.tar.gz", tarball({"serve.py": SERVE}))
+    code = ws.put("serve/sourcedir.tar.gz", tarball({"serve.py": ANSWERING_SERVE.encode()}))
     for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3", "BROKEN": "1"})):
         ws.sm.create_model(ModelName=f"{name}-{ws.tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
             "Image": SKLEARN_IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
@@ -185,15 +174,20 @@ def test_a_config_sagemaker_refuses_is_refused_at_the_call(endpoint: tuple[Works
     assert ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
 
 
+def _two_variants(ws: Workspace, name: str, a: str, b: str) -> str:
+    """An InService endpoint `name` with variants A (model `a`) and B (model `b`), weighted equally."""
+    ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
+         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", a), ("B", b))])
+    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    return name
+
+
 def test_weights_change_the_live_split_between_two_variants(fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
     """UpdateEndpointWeightsAndCapacities moves traffic at once (A/B tests shift weights this way)."""
     ws, _ = endpoint
-    name = f"ab-{ws.tag}"
-    ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", "one"), ("B", "two"))])
-    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    name = _two_variants(ws, f"ab-{ws.tag}", "one", "two")
     rt = fast.client("sagemaker-runtime")
 
     def answers(count: int) -> list[str]:
@@ -262,12 +256,7 @@ def test_cloudformation_updates_an_endpoint_with_its_templates_deployment_config
 def test_compare_finds_a_challenger_that_fails_more(fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
     """`sagestack endpoint compare`: per-variant traffic and errors from CloudWatch, and the z-test's verdict."""
     ws, _ = endpoint
-    name = f"compare-{ws.tag}"
-    ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
-        {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", "one"), ("B", "broken"))])
-    ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
+    name = _two_variants(ws, f"compare-{ws.tag}", "one", "broken")
     rt = fast.client("sagemaker-runtime", config=Config(retries={"max_attempts": 1}))
     for variant in ("A", "B"):
         for _ in range(30):
