@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -48,12 +47,6 @@ def why_unavailable() -> tuple[str, bool] | None:
         return UNAVAILABLE.read_text().strip(), True
     return "LocalStack's environment is not built (`make localstack` builds it)", not os.environ.get(
         "SAGESTACK_REQUIRE_LOCALSTACK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalStack:

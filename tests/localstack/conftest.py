@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from localstack_support import Backplane, LocalStack, free_port, why_unavailable
+from localstack_support import Backplane, LocalStack, why_unavailable
 
-from localcloud.launcher import LocalCloud
+from localcloud.launcher import LocalCloud, free_port
 
 
 @pytest.fixture(scope="session")
