@@ -102,8 +102,13 @@ lint: $(DEV_STAMP)
 	.venv/bin/mypy
 	.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
+# Two workers (pytest-xdist): most tests wait on processes they started, not on the CPU. A module's tests
+# stay on one worker (tests/conftest.py), so its fixtures are built once. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: setup lint runtimes browser localstack
-	SAGESTACK_REQUIRE_BROWSER=1 SAGESTACK_REQUIRE_LOCALSTACK=1 .venv/bin/python -m pytest
+	SAGESTACK_REQUIRE_BROWSER=1 SAGESTACK_REQUIRE_LOCALSTACK=1 .venv/bin/python -m pytest -n $(TEST_WORKERS) \
+	  --dist loadgroup
 
 bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/serving.py

@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,13 +59,21 @@ def environment(target: Target) -> dict[str, str]:
 def run(target: Target, args: list[str], show: Callable[[str], None] | None) -> None:
     """Run `cdk <args>` from the project root; its output goes to `show` line by line as it comes.
 
-    With `show` None the CDK CLI keeps the terminal (it may ask for approval on --aws).
+    With `show` None the CDK CLI keeps the terminal (it may ask for approval on --aws). Each run
+    synthesizes into a cloud assembly of its own, so that two deploys at once (two terminals,
+    parallel test workers) never write into one cdk.out.
     """
     if not CDK.exists():
         raise SagestackError(f"the CDK CLI is not installed ({CDK.relative_to(ROOT)} is missing): run `make setup` "
                              "(npm ci) in the project")
-    command = [str(CDK), *args]
-    env = environment(target)
+    with tempfile.TemporaryDirectory(prefix="sagestack-cdk-") as assembly:
+        code = _cdk([str(CDK), *args, "--output", assembly], environment(target), show)
+    if code != 0:
+        raise SagestackError(f"`cdk {' '.join(args)}` failed (exit {code}); its output above says why")
+
+
+def _cdk(command: list[str], env: dict[str, str], show: Callable[[str], None] | None) -> int:
+    """Run the CDK CLI, in the foreground or streaming its lines to `show`; its exit code."""
     if show is None:
         code = subprocess.run(command, cwd=ROOT, env=env).returncode  # in the foreground: Ctrl-C reaches it
     else:
@@ -85,8 +94,7 @@ def run(target: Target, args: list[str], show: Callable[[str], None] | None) -> 
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
-    if code != 0:
-        raise SagestackError(f"`cdk {' '.join(args)}` failed (exit {code}); its output above says why")
+    return code
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

@@ -26,3 +26,14 @@ def localcloud(localcloud: LocalCloud) -> Iterator[LocalCloud]:
     yield localcloud
     saved = localcloud.snapshot()
     assert saved["bytes"] > 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each module's tests on one xdist worker (`--dist loadgroup`), so module fixtures (a trained
+    model, a fast-clock server) are built once; the LocalStack tier shares one LocalStack, so it is one group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = item.path.relative_to(item.config.rootpath)
+            group = "localstack" if path.parts[:2] == ("tests", "localstack") else path.as_posix()
+            item.add_marker(pytest.mark.xdist_group(group))
