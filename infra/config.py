@@ -8,6 +8,7 @@ monitoring schedules) derive from the stage, so two stages can live in one accou
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -33,6 +34,41 @@ class ServingConfig:
     """A feature's baseline drift distance above this raises the drift alarm (Model Monitor's default)."""
     rmse_threshold: float = 10.0
     """Model-quality rmse (minutes) above this raises the decay alarm."""
+    traffic_routing: str = "ALL_AT_ONCE"
+    """How a new model takes the traffic (SageMaker's blue/green deployment guardrails): CANARY
+    (`canary_instances` of the new fleet first, then the rest; it needs two instances or more),
+    LINEAR (`linear_step_percent` more at each step) or ALL_AT_ONCE. After every step the rollback
+    alarms (5XX, latency, the new fleet's latency) are watched for `bake_seconds`; one in ALARM sends
+    all traffic back."""
+    canary_instances: int = 1
+    linear_step_percent: int = 50
+    bake_seconds: int = 600
+    termination_wait_seconds: int = 300
+    """How long the old fleet is kept, idle, after the new one has all the traffic."""
+    deployment_timeout_seconds: int = 3600
+    """A deployment still running after this is rolled back (MaximumExecutionTimeoutInSeconds)."""
+
+    def deployment_problems(self) -> list[str]:
+        """What SageMaker would refuse in these deployment settings (its limits), as sentences."""
+        problems = []
+        steps = {"CANARY": 2, "ALL_AT_ONCE": 1, "LINEAR": math.ceil(100 / self.linear_step_percent)
+                 if self.linear_step_percent > 0 else 0}.get(self.traffic_routing)
+        if steps is None:
+            return [f"traffic_routing must be CANARY, LINEAR or ALL_AT_ONCE, not {self.traffic_routing!r}"]
+        if self.traffic_routing == "CANARY" and not 1 <= self.canary_instances <= self.min_instances / 2:
+            problems.append(f"a canary of {self.canary_instances} instance(s) must be at most half of the "
+                            f"{self.min_instances} serving instance(s) (use ALL_AT_ONCE for a single instance)")
+        if self.traffic_routing == "LINEAR" and not 10 <= self.linear_step_percent <= 50:
+            problems.append(f"linear_step_percent must be 10-50, not {self.linear_step_percent}")
+        for name in ("bake_seconds", "termination_wait_seconds"):
+            if not 0 <= getattr(self, name) <= 3600:
+                problems.append(f"{name} must be 0-3600, not {getattr(self, name)}")
+        if not 600 <= self.deployment_timeout_seconds <= 28800:
+            problems.append(f"deployment_timeout_seconds must be 600-28800, not {self.deployment_timeout_seconds}")
+        elif steps and steps * self.bake_seconds > self.deployment_timeout_seconds:
+            problems.append(f"deployment_timeout_seconds ({self.deployment_timeout_seconds}) is shorter than the "
+                            f"{steps} bake(s) of {self.bake_seconds} s it must cover")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,7 @@ class StageConfig:
             problems.append(f"serving instances must satisfy 1 <= min <= max, not {s.min_instances}..{s.max_instances}")
         if not 0 <= s.capture_percent <= 100:
             problems.append(f"capture_percent must be 0..100, not {s.capture_percent}")
+        problems += s.deployment_problems()
         if problems:
             raise ValueError(f"invalid stage {self.name!r}: " + "; ".join(problems))
 
@@ -95,13 +132,20 @@ class StageConfig:
 
 
 STAGES: dict[str, StageConfig] = {
+    # Two instances (one model server process locally, like any variant) so that a new model goes out as a
+    # canary; short bakes: two alarm periods, seconds on localcloud's fast clock.
     "local": StageConfig(name="local", account="123456789012", region="us-east-1", retain_data=False,
-                         retraining_schedule="rate(1 day)", capture_retention_days=7, log_retention_days=7),
+                         retraining_schedule="rate(1 day)", capture_retention_days=7, log_retention_days=7,
+                         serving=ServingConfig(min_instances=2, max_instances=4, traffic_routing="CANARY",
+                                               bake_seconds=120, termination_wait_seconds=60,
+                                               deployment_timeout_seconds=600)),
+    # One instance: no canary is possible, so all at once, still baked and guarded by the rollback alarms.
     "dev": StageConfig(name="dev", account=None, region="us-east-1", retain_data=False,
                        serving=ServingConfig(capture_percent=100)),
     "prod": StageConfig(name="prod", account=None, region="us-east-1", retain_data=True,
                         capture_retention_days=90, log_retention_days=365,
-                        serving=ServingConfig(min_instances=2, max_instances=4, capture_percent=20)),
+                        serving=ServingConfig(min_instances=2, max_instances=4, capture_percent=20,
+                                              traffic_routing="CANARY")),
 }
 
 

@@ -44,14 +44,15 @@ class Monitoring(Construct):
                                       dimensions_map={"Endpoint": config.endpoint_name,
                                                       "MonitoringSchedule": config.model_quality_schedule})
         p = config.prefix
+        errors_name, latency_name = f"{p}-endpoint-5xx", f"{p}-endpoint-latency-p99"
         self.alarms = [
             self.errors.create_alarm(
-                self, "Errors", alarm_name=f"{p}-endpoint-5xx", threshold=s.errors_5xx, evaluation_periods=1,
+                self, "Errors", alarm_name=errors_name, threshold=s.errors_5xx, evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description="The endpoint answered with 5XX errors (the model failed)"),
             self.latency.create_alarm(
-                self, "Latency", alarm_name=f"{p}-endpoint-latency-p99", threshold=s.latency_p99_ms * 1000,
+                self, "Latency", alarm_name=latency_name, threshold=s.latency_p99_ms * 1000,
                 evaluation_periods=3, datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -70,7 +71,10 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=f"Model quality decayed: rmse against ground truth above {s.rmse_threshold}"),
         ]
-        self.drift_alarm, self.quality_alarm = self.alarms[2], self.alarms[3]
+        self.errors_alarm, self.latency_alarm, self.drift_alarm, self.quality_alarm = self.alarms
+        self.rollback_alarms: dict[str, cloudwatch.IAlarm] = {errors_name: self.errors_alarm,
+                                                              latency_name: self.latency_alarm}
+        """What a deployment of a new model rolls back on (infra/serving.py), by name."""
         # What the retraining rule watches: either alarm (it notifies no one; its children already do).
         self.retraining_needed = cloudwatch.CompositeAlarm(
             self, "RetrainingNeeded", composite_alarm_name=f"{p}-retraining-needed",

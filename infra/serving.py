@@ -11,21 +11,35 @@ package without its digest, and the model server refuses any artifact but the pi
 Model and endpoint config have generated names: endpoint configs are immutable, so a new
 package means a new config, and CloudFormation updates the endpoint (blue/green) before it
 deletes the old ones. The endpoint's name is fixed: clients and alarms know it.
+
+The update is guarded (SageMaker's deployment guardrails, `DeploymentConfig`): traffic moves to
+the new fleet as the stage says (a canary first, linear steps or all at once), each step bakes
+while the rollback alarms are watched, and one of them in ALARM sends every request back to the
+old fleet, which is kept until the new one has baked. The rollback alarms are the endpoint's 5XX
+and latency alarms (infra/monitoring.py) and one on the new fleet alone: SageMaker publishes a
+fleet's metrics with its `EndpointConfigName` as well, so an alarm on the new config's latency
+watches only the model being deployed (and the old fleet's errors cannot abort it). CloudFormation
+updates that alarm to the new config before it updates the endpoint (the endpoint names it). A
+rolled-back update fails the stack update, so the stack rolls back to the package still served.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.config import StageConfig
-from infra.monitoring import VARIANT
+from infra.config import ServingConfig, StageConfig
+from infra.monitoring import MINUTE, VARIANT
 from infra.outputs import DIGEST_PARAMETER, PACKAGE_PARAMETER
+from infra.roles import arn
 
 PIN_VARIABLE = "SAGESTACK_MODEL_SHA256"
 CAPTURE_PREFIX = "data-capture"
@@ -35,7 +49,7 @@ DIGEST_PATTERN = r"^$|^[0-9a-f]{64}$"
 
 class Serving(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, role: iam.IRole, key: kms.IKey,
-                 capture_bucket: s3.IBucket) -> None:
+                 capture_bucket: s3.IBucket, rollback_alarms: dict[str, cloudwatch.IAlarm], topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         s = config.serving
@@ -84,8 +98,30 @@ class Serving(Construct):
             production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, model_name=self.model.attr_model_name, instance_type=s.instance_type,
                 initial_instance_count=s.min_instances, initial_variant_weight=1.0)])
+        new_fleet_alarm = f"{config.prefix}-endpoint-new-fleet-latency-p99"
+        self.new_fleet_alarm = cloudwatch.Metric(
+            namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p99", period=MINUTE,
+            dimensions_map={"EndpointName": config.endpoint_name, "VariantName": VARIANT,
+                            "EndpointConfigName": self.config.attr_endpoint_config_name}).create_alarm(
+            self, "NewFleetLatency", alarm_name=new_fleet_alarm,
+            threshold=s.latency_p99_ms * 1000, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"The fleet of the model last deployed answers slowly: ModelLatency p99 above "
+                              f"{s.latency_p99_ms} ms in a minute (a rollback alarm of its deployment)")
+        notify = actions.SnsAction(topic)
+        self.new_fleet_alarm.add_alarm_action(notify)
+        self.new_fleet_alarm.add_ok_action(notify)
+        rollback_alarm_names = list(rollback_alarms)
+        self.rollback_alarms = [*rollback_alarms.values(), self.new_fleet_alarm]
+        # SageMaker reads them with the endpoint's role. By name, not by the alarms' Arn attributes: the
+        # role's policy comes before the model, which comes before the new-fleet alarm.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
+            resources=[arn("cloudwatch", f"alarm:{name}") for name in (*rollback_alarm_names, new_fleet_alarm)]))
         self.endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=config.endpoint_name,
-                                              endpoint_config_name=self.config.attr_endpoint_config_name)
+                                              endpoint_config_name=self.config.attr_endpoint_config_name,
+                                              deployment_config=_deployment_config(s, self.rollback_alarms))
         # No RoleARN: Application Auto Scaling uses its service-linked role for SageMaker endpoints.
         target = autoscaling.CfnScalableTarget(
             self, "Scaling", service_namespace="sagemaker",
@@ -104,3 +140,20 @@ class Serving(Construct):
         for child in self.node.find_all():
             if isinstance(child, cdk.CfnResource):
                 child.cfn_options.condition = self.condition
+
+
+def _deployment_config(s: ServingConfig,
+                       alarms: list[cloudwatch.IAlarm]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+    """The endpoint's blue/green update policy from the stage's settings, rolled back by `alarms`."""
+    size = sagemaker.CfnEndpoint.CapacitySizeProperty
+    routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+        type=s.traffic_routing, wait_interval_in_seconds=s.bake_seconds,
+        canary_size=size(type="INSTANCE_COUNT", value=s.canary_instances) if s.traffic_routing == "CANARY" else None,
+        linear_step_size=size(type="CAPACITY_PERCENT", value=s.linear_step_percent)
+        if s.traffic_routing == "LINEAR" else None)
+    return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+        blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+            traffic_routing_configuration=routing, termination_wait_in_seconds=s.termination_wait_seconds,
+            maximum_execution_timeout_in_seconds=s.deployment_timeout_seconds),
+        auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in alarms]))

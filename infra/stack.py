@@ -46,7 +46,8 @@ class SageStack(cdk.Stack):
         for rule in (self.events.retraining, self.events.drift_retraining):
             if rule is not None:
                 rule.node.add_dependency(self.pipeline.pipeline)
-        self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture)
+        self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture,
+                               rollback_alarms=self.monitoring.rollback_alarms, topic=self.alerts.topic)
         self.monitors = ModelMonitors(self, "ModelMonitors", config=config, role=r.model, serving=self.serving,
                                       reports=s.capture)
         self._outputs()

@@ -24,7 +24,7 @@ from infra.outputs import (
     PACKAGE_PARAMETER,
     QUALITY_CONSTRAINTS_PARAMETER,
 )
-from sagestack import ab, registry, render
+from sagestack import ab, progress, registry, render
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
 from sagestack.stack_cmds import deploy_stack
@@ -131,7 +131,14 @@ def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
         return
     app.out.print(f"{'updating' if existing else 'creating'} endpoint {name} with model package version {version} "
                   f"through stack {s.stack.name}")
-    took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin, **_baselines(app, arn)}, yes=yes)
+    served_before, started = s.served_model_package, datetime.now(UTC)
+    try:
+        with progress.DeploymentWatch(app.err, app.sagemaker, app.client("cloudwatch"), name):
+            took = deploy_stack(app, {PACKAGE_PARAMETER: arn, DIGEST_PARAMETER: pin, **_baselines(app, arn)},
+                                yes=yes)
+    except SagestackError:
+        _explain_rollback(app, name, version, served_before, started)
+        raise
     final = describe(app, name)
     if final is None or final["EndpointStatus"] != "InService":
         status = final["EndpointStatus"] if final else "missing"
@@ -140,6 +147,17 @@ def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
         raise SagestackError(f"the stack deployed but serves {app.settings.served_model_package}, not {arn}")
     app.out.print(f"endpoint {name} is InService, serving model package version {version} "
                   f"({render.seconds_text(took)})")
+
+
+def _explain_rollback(app: App, name: str, version: str, served_before: str | None, since: datetime) -> None:
+    """When the deployment's guardrails rolled the endpoint back, say so plainly (the stack rolled back too)."""
+    described = describe(app, name)
+    reason = (described or {}).get("FailureReason") or ""
+    if described is None or "rolled back" not in reason or described["LastModifiedTime"] < since - timedelta(seconds=5):
+        return
+    still = f"; it still serves {served_before}" if served_before else ""
+    raise SagestackError(f"the deployment of model package version {version} was rolled back: "
+                         f"{render.one_line_reason(reason, 300)}{still}")
 
 
 def _content_type(body: bytes, file_name: str | None) -> str:

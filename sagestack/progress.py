@@ -7,6 +7,8 @@ change (a step starting, a step finishing, a status change) that reads well afte
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +24,6 @@ from rich.text import Text
 from sagestack import render
 
 TERMINAL_EXECUTION = ("Succeeded", "Failed", "Stopped")
-TRANSITIONAL_ENDPOINT = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 
 
 @contextmanager
@@ -184,20 +185,67 @@ def _check_timeout(started: float, timeout: float | None) -> None:
 # ---------------------------------------------------------------------------- endpoints
 
 
-def wait_endpoint(console: Console, sagemaker: Any, endpoint_name: str, poll_seconds: float = 1.0,
-                  timeout: float | None = None) -> dict[str, Any]:
-    """Wait while the endpoint is Creating/Updating...; return its final description."""
-    started = time.monotonic()
-    described = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    last = described["EndpointStatus"]
-    with spinner(console, f"waiting for endpoint {endpoint_name}:") as update:
-        while described["EndpointStatus"] in TRANSITIONAL_ENDPOINT:
-            _check_timeout(started, timeout)
-            update(f"{described['EndpointStatus']} ({render.seconds_text(time.monotonic() - started)})")
-            time.sleep(poll_seconds)
-            described = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-            if described["EndpointStatus"] != last and not console.is_terminal:
-                took = render.seconds_text(time.monotonic() - started)
-                console.print(f"  {described['EndpointStatus']} after {took}")
-            last = described["EndpointStatus"]
-    return described
+def deployment_line(described: dict[str, Any]) -> str:
+    """An endpoint's state in one line: its status and, while it changes, where the deployment is."""
+    status = described["EndpointStatus"]
+    pending = described.get("PendingDeploymentSummary") or {}
+    phase = ((pending.get("ProductionVariants") or [{}])[0].get("VariantStatus") or [{}])[0]
+    if pending:
+        what = f"{phase.get('Status', 'Creating')}" + (f": {phase['StatusMessage']}" if phase.get("StatusMessage")
+                                                        else f" (new fleet {pending.get('EndpointConfigName', '?')})")
+        return f"{status}, {what}"
+    return status
+
+
+class DeploymentWatch:
+    """Prints an endpoint's changes while something else changes it (`cdk deploy` of a new model).
+
+    A thread polls DescribeEndpoint and the rollback alarms the deployment named, and prints one
+    line per change: the status, the deployment's phase and traffic split, an alarm that fires,
+    the outcome. The CDK CLI only says that the endpoint resource is being updated; this is what
+    the person deploying wants to see during a canary.
+    """
+
+    def __init__(self, console: Console, sagemaker: Any, cloudwatch: Any, endpoint_name: str,
+                 poll_seconds: float = 0.5):
+        self.console, self.sagemaker, self.cloudwatch = console, sagemaker, cloudwatch
+        self.name, self.poll_seconds = endpoint_name, poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{endpoint_name}", daemon=True)
+        self._shown: dict[str, str] = {}
+
+    def __enter__(self) -> DeploymentWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):  # a watch must never break the deploy it watches
+                self.poll()
+            self._stop.wait(self.poll_seconds)
+
+    def poll(self) -> None:
+        try:
+            described = self.sagemaker.describe_endpoint(EndpointName=self.name)
+        except Exception:  # not created yet, or unreachable for a moment
+            return
+        self._show("endpoint", f"endpoint {self.name}: {deployment_line(described)}")
+        if described.get("FailureReason") and described["EndpointStatus"] == "InService":
+            self._show("failure", f"endpoint {self.name}: {render.one_line_reason(described['FailureReason'])}")
+        alarms = [a["AlarmName"] for a in ((described.get("LastDeploymentConfig") or {}).get(
+            "AutoRollbackConfiguration") or {}).get("Alarms") or []]
+        if alarms and described.get("PendingDeploymentSummary"):
+            found = self.cloudwatch.describe_alarms(AlarmNames=alarms)
+            firing = sorted(a["AlarmName"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+                            if a.get("StateValue") == "ALARM")
+            self._show("alarms", f"rollback alarm(s) in ALARM: {', '.join(firing)}" if firing else "")
+
+    def _show(self, key: str, line: str) -> None:
+        if self._shown.get(key, "") != line:
+            self._shown[key] = line
+            if line:
+                self.console.print(f"  {line}", markup=False, highlight=False)

@@ -7,7 +7,8 @@
 - AWS::SageMaker::Endpoint: moto's ignores `EndpointName` and calls an endpoint complete while it
   is still Creating. Here it takes its name from the template, waits until the endpoint is
   InService (or fails with the endpoint's own FailureReason), and updates in place with
-  UpdateEndpoint (blue/green, all at once: the template's `DeploymentConfig` is not honoured yet).
+  UpdateEndpoint and the template's `DeploymentConfig` (canary, linear or all at once, rollback
+  alarms); an update that rolled back fails the resource, so the stack rolls back too.
 - AWS::SageMaker::DataQualityJobDefinition, ModelQualityJobDefinition and MonitoringSchedule: moto
   skips them; here they are the job definitions and schedules `localcloud.sagemaker.monitoring` runs.
 """
@@ -178,6 +179,12 @@ class Endpoint(ResourceType, CloudFormationModel):
     def update(self, name: str, properties: dict[str, Any]) -> Endpoint:
         """A new config: blue/green with the template's DeploymentConfig (canary, linear, rollback alarms)."""
         config_name = properties["EndpointConfigName"]
+        current = _backend(self.account_id, self.region).endpoints.get(self.attributes["EndpointName"])
+        if current is not None and current.endpoint_status == "InService" and \
+                current.endpoint_config_name == config_name:
+            # already serving it: a stack rolling back after SageMaker rolled the endpoint back itself
+            self.properties = properties
+            return self
         try:
             _backend(self.account_id, self.region).update_endpoint(
                 self.attributes["EndpointName"], config_name, properties.get("DeploymentConfig"),

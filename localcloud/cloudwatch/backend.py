@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -130,13 +131,38 @@ class LocalCloudWatchBackend(CloudWatchBackend):
 
     # ------------------------------------------------------------------ data
     def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        """Store datapoints for alarms (raw values, statistic sets, and Values/Counts distributions).
+
+        A distribution (Values with Counts, as SageMaker's latency metrics are sent) keeps its raw
+        values for percentiles here, while moto, which would store one object per counted value,
+        gets it as the equivalent statistic set: one datum in moto per member either way.
+        """
+        members: list[dict[str, Any]] = []
+        distributions: list[list[float] | None] = []
+        for member in metric_data:
+            values = [float(v) for v in member.get("Values") or []]
+            if values:
+                counts = [int(float(c)) for c in member.get("Counts") or []] or [1] * len(values)
+                expanded = [v for v, n in zip(values, counts, strict=False) for _ in range(max(n, 0))]
+                if not expanded:  # every count zero: no datapoint
+                    continue
+                distributions.append(expanded)
+                member = {k: v for k, v in member.items() if k not in ("Values", "Counts")}
+                member["StatisticValues"] = {"SampleCount": len(expanded), "Sum": math.fsum(expanded),
+                                             "Minimum": min(expanded), "Maximum": max(expanded)}
+            else:
+                distributions.append(None)
+            members.append(member)
         with self.lock:
             before = len(self.metric_data)
-            super().put_metric_data(namespace, metric_data)
-            for datum in self.metric_data[before:]:
+            super().put_metric_data(namespace, members)
+            for datum, raw in zip(self.metric_data[before:], distributions, strict=False):
                 ts = _epoch(datum.timestamp)
                 series = self.series.setdefault(_key(datum.namespace, datum.name, datum.dimensions), _Series())
-                if isinstance(datum, MetricDatum):
+                if raw is not None:
+                    for value in raw:
+                        series.add(ts, value, None, datum.unit)
+                elif isinstance(datum, MetricDatum):
                     series.add(ts, float(datum.value), None, datum.unit)
                 elif isinstance(datum, MetricAggregatedDatum):
                     series.add(ts, None, (float(datum.sample_count), float(datum.sum), float(datum.min),

@@ -56,6 +56,8 @@ class VariantServer:
     folder: Path | None = None
     label: str = ""
     """Who the server is for, as failure reasons name it ("Production variant AllTraffic")."""
+    updated_config: str | None = None
+    """The endpoint config an update started this server for (its metrics' EndpointConfigName); None at creation."""
     _local: threading.local = field(default_factory=threading.local)
 
     def connection(self) -> http.client.HTTPConnection:
@@ -165,6 +167,8 @@ class EndpointFleet:
             endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = datetime.now(UTC)
             return
+        for server in servers.values():
+            server.updated_config = config.endpoint_config_name
         old = self.deployments.get(endpoint.endpoint_name)
         if old is not None and (plan.guarded or any(step.bake_seconds for step in plan.steps)
                                 or plan.termination_wait_seconds):

@@ -87,7 +87,7 @@ class InvocationRouter:
                            headers.get("Content-Type", "application/octet-stream"), reply, content_type,
                            headers.get("X-Amzn-SageMaker-Inference-Id"))
         overhead_us = (time.perf_counter() - started) * 1e6 - model_us
-        metrics.record(region, name, server.variant, status, model_us, max(overhead_us, 0.0))
+        metrics.record(region, name, server.variant, server.updated_config, status, model_us, max(overhead_us, 0.0))
         if status != 200:
             kind = "client" if 400 <= status < 500 else "server"
             text = reply.decode("utf-8", "replace")[:1024]

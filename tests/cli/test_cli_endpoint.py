@@ -10,6 +10,8 @@ import hashlib
 import io
 import json
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,9 +58,9 @@ def _options(stack: Stack, names: Names) -> list[str]:
 
 
 def _add_package(localcloud: LocalCloud, names: Names, pin: str | None = PIN, metadata_pin: str | None = PIN,
-                 approved: bool = False) -> dict[str, Any]:
+                 approved: bool = False, source: str = "m/sourcedir.tar.gz") -> dict[str, Any]:
     """A package as the pipeline registers it: the model digest in its metadata and serving environment."""
-    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{names.bucket}/m/sourcedir.tar.gz"}
+    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{names.bucket}/{source}"}
     if pin:
         environment["SAGESTACK_MODEL_SHA256"] = pin
     container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{names.bucket}/m/model.tar.gz",
@@ -163,11 +165,67 @@ def test_deploy_updates_the_endpoint_to_a_newly_approved_version_blue_green(loca
     assert updated.exit_code == 0, updated.output
     version = second["ModelPackageVersion"]
     assert f"updating endpoint {endpoint} with model package version {version}" in updated.stdout
+    # the stage's guarded deployment, as it went: a canary of one of the two instances, then everything
+    assert "Updating, Baking: CANARY: 50% of the traffic on the new fleet; rollback alarms " \
+           "sagestack-local-endpoint-5xx, sagestack-local-endpoint-latency-p99, " \
+           "sagestack-local-endpoint-new-fleet-latency-p99" in updated.stderr, updated.stderr
+    assert "Baking: CANARY: 100% of the traffic on the new fleet" in updated.stderr
     after = sm.describe_endpoint(EndpointName=endpoint)
     assert after["EndpointStatus"] == "InService" and after["EndpointArn"] == before["EndpointArn"]  # updated
     assert after["EndpointConfigName"] != before["EndpointConfigName"]
     with pytest.raises(ClientError):  # the old config goes once the endpoint has moved on
         sm.describe_endpoint_config(EndpointConfigName=before["EndpointConfigName"])
+    result = invoke([*opts, "endpoint", "invoke", "--body", "0,0,0"])
+    assert result.exit_code == 0 and float(result.stdout) == pytest.approx(3.0, abs=1e-6)
+    assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
+
+
+BROKEN = SERVE + b'''
+
+def predict_fn(data, model):
+    raise RuntimeError("this model fails every request")
+'''
+
+
+def test_a_model_failing_under_traffic_is_rolled_back_and_the_stack_keeps_serving_the_old_one(
+        localcloud: LocalCloud, stack: Stack, names: Names) -> None:
+    opts, endpoint = _options(stack, names), stack[outputs.ENDPOINT_NAME]
+    good = _add_package(localcloud, names, approved=True)
+    assert invoke([*opts, "endpoint", "deploy", "--version", str(good["ModelPackageVersion"])]).exit_code == 0
+    sm, s3 = localcloud.client("sagemaker"), localcloud.client("s3")
+    before = sm.describe_endpoint(EndpointName=endpoint)
+    s3.put_object(Bucket=names.bucket, Key="m/broken.tar.gz", Body=tarball({"serve.py": BROKEN}))
+    broken = _add_package(localcloud, names, approved=True, source="m/broken.tar.gz")
+    runtime, stop, answered = localcloud.client("sagemaker-runtime"), threading.Event(), Counter[str]()
+
+    def traffic() -> None:  # steady, bounded: one request at a time
+        while not stop.is_set():
+            try:
+                runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=b"0,0,0")
+                answered["ok"] += 1
+            except ClientError:
+                answered["failed"] += 1
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    try:
+        rolled = invoke([*opts, "endpoint", "deploy", "--version", str(broken["ModelPackageVersion"])])
+    finally:
+        stop.set()
+        sender.join()
+    assert rolled.exit_code == 1
+    assert f"the deployment of model package version {broken['ModelPackageVersion']} was rolled back" in \
+           rolled.stderr and "sagestack-local-endpoint-5xx" in rolled.stderr, rolled.output
+    assert f"it still serves {good['ModelPackageArn']}" in rolled.stderr
+    assert "Baking: CANARY: 50% of the traffic on the new fleet" in rolled.stderr, rolled.stderr
+    assert "100% of the traffic on the new fleet" not in rolled.stderr
+    after = sm.describe_endpoint(EndpointName=endpoint)
+    assert after["EndpointStatus"] == "InService" and after["EndpointConfigName"] == before["EndpointConfigName"]
+    stack_now = localcloud.client("cloudformation").describe_stacks(StackName="SageStack-local")["Stacks"][0]
+    assert stack_now["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_now["Parameters"]}
+    assert parameters["ModelPackageArn"] == good["ModelPackageArn"]
+    assert answered["ok"] > 0 and answered["failed"] > 0  # the canary's share failed, the rest was answered
     result = invoke([*opts, "endpoint", "invoke", "--body", "0,0,0"])
     assert result.exit_code == 0 and float(result.stdout) == pytest.approx(3.0, abs=1e-6)
     assert invoke([*opts, "endpoint", "delete"]).exit_code == 0

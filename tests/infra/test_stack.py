@@ -194,11 +194,53 @@ def test_the_endpoint_serves_the_package_with_its_pin_capture_and_kms(template: 
 
 def test_the_endpoint_scales_on_invocations_per_instance(template: Template) -> None:
     template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
-        "MinCapacity": 1, "MaxCapacity": 2, "ServiceNamespace": "sagemaker",
+        "MinCapacity": 2, "MaxCapacity": 4, "ServiceNamespace": "sagemaker",
         "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"})
     template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
         "TargetTrackingScalingPolicyConfiguration": Match.object_like({"PredefinedMetricSpecification": {
             "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})})
+
+
+def test_a_new_model_goes_out_as_a_canary_rolled_back_by_the_endpoint_alarms_and_one_on_the_new_fleet(
+        template: Template) -> None:
+    prefix, serving = STAGES["local"].prefix, STAGES["local"].serving
+    [endpoint] = resources(template, "AWS::SageMaker::Endpoint").values()
+    deployment = endpoint["Properties"]["DeploymentConfig"]
+    assert deployment["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                                        "WaitIntervalInSeconds": serving.bake_seconds},
+        "TerminationWaitInSeconds": serving.termination_wait_seconds,
+        "MaximumExecutionTimeoutInSeconds": serving.deployment_timeout_seconds}
+    alarms = {logical: a["Properties"] for logical, a in resources(template, "AWS::CloudWatch::Alarm").items()}
+    named = [alarms[a["AlarmName"]["Ref"]]["AlarmName"]  # by Ref: CloudFormation updates the alarms first
+             for a in deployment["AutoRollbackConfiguration"]["Alarms"]]
+    assert named == [f"{prefix}-endpoint-5xx", f"{prefix}-endpoint-latency-p99",
+                     f"{prefix}-endpoint-new-fleet-latency-p99"]
+    new_fleet = next(a for a in alarms.values() if a["AlarmName"] == named[2])
+    dimensions = {d["Name"]: d["Value"] for d in new_fleet["Dimensions"]}
+    assert dimensions["EndpointConfigName"] == {"Fn::GetAtt": [endpoint["Properties"]["EndpointConfigName"][
+        "Fn::GetAtt"][0], "EndpointConfigName"]}  # the config the endpoint is being moved to
+    assert new_fleet["MetricName"] == "ModelLatency" and new_fleet["ExtendedStatistic"] == "p99"
+    [read] = [s for s in _statements(template) if s.get("Sid") == "ReadRollbackAlarms"]
+    assert read["Action"] == "cloudwatch:DescribeAlarms" and len(read["Resource"]) == 3
+
+
+def test_stages_refuse_deployments_sagemaker_would_refuse() -> None:
+    from infra.config import ServingConfig, StageConfig
+
+    def problems(**serving: Any) -> str:
+        with pytest.raises(ValueError) as refused:
+            StageConfig(name="x", account=None, region="us-east-1", retain_data=False,
+                        serving=ServingConfig(**serving))
+        return str(refused.value)
+
+    assert "at most half of the 1 serving instance(s)" in problems(traffic_routing="CANARY")
+    assert "linear_step_percent must be 10-50" in problems(traffic_routing="LINEAR", linear_step_percent=5)
+    assert "must be CANARY, LINEAR or ALL_AT_ONCE" in problems(traffic_routing="BLUE")
+    assert "shorter than the 2 bake(s) of 3600 s" in problems(min_instances=2, max_instances=2,
+                                                               traffic_routing="CANARY", bake_seconds=3600)
+    assert "bake_seconds must be 0-3600" in problems(bake_seconds=-1)
+    assert STAGES["dev"].serving.traffic_routing == "ALL_AT_ONCE"  # one instance: no canary possible
 
 
 # ------------------------------------------------------------------------------------------ monitoring, alerts
@@ -209,7 +251,7 @@ def test_alarms_watch_errors_latency_drift_and_quality_and_notify_both_ways(temp
               .values()}
     prefix = STAGES["local"].prefix
     assert set(alarms) == {f"{prefix}-endpoint-5xx", f"{prefix}-endpoint-latency-p99", f"{prefix}-data-drift",
-                           f"{prefix}-model-quality-rmse"}
+                           f"{prefix}-model-quality-rmse", f"{prefix}-endpoint-new-fleet-latency-p99"}
     assert alarms[f"{prefix}-endpoint-5xx"]["MetricName"] == "Invocation5XXErrors"
     assert alarms[f"{prefix}-endpoint-latency-p99"]["ExtendedStatistic"] == "p99"
     drift = alarms[f"{prefix}-data-drift"]["Metrics"]

@@ -50,6 +50,7 @@ if __name__ == "__main__":
 
 ANSWERING_SERVE = r'''
 import os
+import time
 
 def model_fn(model_dir):
     return float(os.environ["ANSWER"])
@@ -57,9 +58,11 @@ def model_fn(model_dir):
 def predict_fn(data, model):
     if os.environ.get("BROKEN"):
         raise RuntimeError("this model fails every request")
+    time.sleep(float(os.environ.get("SLOW_MS", "0")) / 1000)
     return [model] * len(data)
 '''
-"""Serving code whose answer (ANSWER) tells which model served a request; BROKEN=1 fails every request."""
+"""Serving code whose answer (ANSWER) tells which model served a request; BROKEN=1 fails every request,
+SLOW_MS=n answers each one n milliseconds late."""
 
 BROKEN_SERVE = r'''
 def model_fn(model_dir):

@@ -40,7 +40,8 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 def endpoint(fast: LocalCloud) -> Iterator[tuple[Workspace, str]]:
     ws = Workspace(fast)
     code = ws.put("serve/sourcedir.tar.gz", tarball({"serve.py": ANSWERING_SERVE.encode()}))
-    for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3", "BROKEN": "1"})):
+    for name, env in (("one", {"ANSWER": "1"}), ("two", {"ANSWER": "2"}), ("broken", {"ANSWER": "3", "BROKEN": "1"}),
+                      ("slow", {"ANSWER": "4", "SLOW_MS": "150"})):
         ws.sm.create_model(ModelName=f"{name}-{ws.tag}", ExecutionRoleArn=ROLE, PrimaryContainer={
             "Image": SKLEARN_IMAGE, "Environment": {"SAGEMAKER_PROGRAM": "serve.py",
                                                     "SAGEMAKER_SUBMIT_DIRECTORY": code, **env}})
@@ -162,6 +163,36 @@ def test_a_broken_model_is_rolled_back_by_its_alarm_with_at_most_the_canary_fail
     assert set(traffic.answers[end:]) == {"2"}  # the old fleet serves everything again
     history = fast.client("cloudwatch").describe_alarm_history(AlarmName=f"{name}-5xx", HistoryItemType="StateUpdate")
     assert any('"stateValue": "ALARM"' in item["HistoryData"] for item in history["AlarmHistoryItems"])
+
+
+def test_a_slow_model_is_rolled_back_by_a_p99_latency_alarm_on_the_new_fleet_alone(
+        fast: LocalCloud, endpoint: tuple[Workspace, str]) -> None:
+    """SageMaker publishes an updated fleet's metrics with its EndpointConfigName too; latency goes out as a
+    distribution, so a p99 alarm on the new config's fleet sees the slow model and nothing of the old one."""
+    ws, name = endpoint
+    serving, slow = ws.sm.describe_endpoint(EndpointName=name)["EndpointConfigName"], f"slow-{ws.tag}"
+    cloudwatch = fast.client("cloudwatch")
+    alarm = f"{name}-new-fleet-latency"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="ModelLatency", ExtendedStatistic="p99",
+        Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "AllTraffic"},
+                    {"Name": "EndpointConfigName", "Value": slow}],
+        Period=60, EvaluationPeriods=1, Threshold=100_000, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching")
+    with Traffic(fast, name) as traffic:
+        assert wait_until(lambda: len(traffic.answers) > 20, 20, 0.05)
+        ws.sm.update_endpoint(EndpointName=name, EndpointConfigName=slow, DeploymentConfig=_canary(alarm, wait=600))
+        described = _settled(ws.sm, name)
+    assert described["EndpointConfigName"] == serving
+    assert "was rolled back" in described["FailureReason"] and alarm in described["FailureReason"]
+    assert "4" in traffic.answers and not [a for a in traffic.answers if a.startswith("error")]
+    metrics = cloudwatch.list_metrics(Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=[
+        {"Name": "EndpointConfigName", "Value": slow}])["Metrics"]
+    assert metrics and all({d["Name"] for d in m["Dimensions"]} == {"EndpointName", "VariantName",
+                                                                     "EndpointConfigName"} for m in metrics)
+    old_fleet = cloudwatch.list_metrics(Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=[
+        {"Name": "EndpointConfigName", "Value": f"one-{ws.tag}"}])["Metrics"]
+    assert not old_fleet  # the fleet the endpoint was created with reports without it
 
 
 def test_a_config_sagemaker_refuses_is_refused_at_the_call(endpoint: tuple[Workspace, str]) -> None:
