@@ -1,12 +1,13 @@
-"""EventBridge rules that deliver to SNS topics and start SageMaker pipelines.
+"""EventBridge rules that deliver to SNS topics and Lambda functions and start SageMaker pipelines.
 
 moto's rules deliver matched events to log groups, SQS queues, archives and other buses, and
 raise NotImplementedError for any other target, which loses the event and fails the PutEvents
-that carried it. An MLOps stack's rules target exactly two other kinds: an SNS topic (alerts:
-"a model was approved", "a pipeline failed") and a SageMaker pipeline (retraining, with
-`SageMakerPipelineParameters`). This rule delivers those itself, as AWS does (the event, or
-the target's InputTransformer output, as the SNS message; the pipeline started with the
-target's parameters), and leaves every other target to moto.
+that carried it. An MLOps stack's rules target three other kinds: an SNS topic (alerts: "a
+model was approved", "a pipeline failed"), a Lambda function (deploy an approved model) and a
+SageMaker pipeline (retraining, with `SageMakerPipelineParameters`). This rule delivers those
+itself, as AWS does (the event, or the target's InputTransformer output, as the SNS message or
+the function's asynchronous invocation; the pipeline started with the target's parameters), and
+leaves every other target to moto.
 
 Rules with only a schedule never match events (moto would deliver every event to them); the
 schedules themselves are not run here.
@@ -49,6 +50,16 @@ def _publish(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
     sns_backends[arn.account][arn.region].publish(message, arn=target["Arn"])
 
 
+def _invoke_function(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
+    from moto.awslambda.models import lambda_backends
+
+    from localcloud.functions.backend import invoke_later
+
+    function = lambda_backends[arn.account][arn.region].get_function(target["Arn"])
+    payload = _payload(target, event)
+    invoke_later(function, (payload if isinstance(payload, str) else json.dumps(payload)).encode())
+
+
 def _start_pipeline(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
@@ -71,7 +82,7 @@ class LocalRule(models.Rule):
         for_moto = []
         for target in self.targets:
             arn = parse_arn(target["Arn"])
-            deliver = {"sns": _publish, "sagemaker": _start_pipeline}.get(arn.service)
+            deliver = {"sns": _publish, "lambda": _invoke_function, "sagemaker": _start_pipeline}.get(arn.service)
             if deliver is None:
                 for_moto.append(target)
                 continue

@@ -22,7 +22,7 @@ _cloudformation_ready = threading.Event()
 
 
 def install(data_dir: Path) -> None:
-    """Install our backends (SageMaker, S3, CloudWatch), rule targets and the alarm evaluator (idempotent).
+    """Install our backends (SageMaker, S3, CloudWatch, Lambda), rule targets and the alarm evaluator (idempotent).
 
     CloudFormation is installed apart (`install_cloudformation`): importing moto's template engine
     imports every service it can create (EC2's region and instance-type tables among them) and
@@ -33,6 +33,7 @@ def install(data_dir: Path) -> None:
     settings.set_data_dir(data_dir)
     if _installed:
         return
+    from moto.awslambda import models as awslambda
     from moto.cloudwatch import models as cloudwatch
     from moto.s3 import models as s3
     from moto.sagemaker import models
@@ -40,6 +41,7 @@ def install(data_dir: Path) -> None:
     from localcloud import eventbridge
     from localcloud.cloudwatch import evaluator
     from localcloud.cloudwatch.backend import LocalCloudWatchBackend
+    from localcloud.functions.backend import LocalLambdaBackend
     from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker import monitoring
     from localcloud.sagemaker.backend import LocalSageMakerBackend
@@ -47,6 +49,7 @@ def install(data_dir: Path) -> None:
     models.sagemaker_backends.backend = LocalSageMakerBackend
     s3.s3_backends.backend = LocalS3Backend
     cloudwatch.cloudwatch_backends.backend = LocalCloudWatchBackend
+    awslambda.lambda_backends.backend = LocalLambdaBackend
     eventbridge.install()
     evaluator.start()
     monitoring.start()

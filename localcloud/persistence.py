@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -129,6 +130,12 @@ def _nested_defaultdict(inner: Callable[[], Any], items: dict[Any, Any]) -> defa
     return nested
 
 
+def _plain_defaultdict(inner: Callable[[], Any], items: dict[Any, Any]) -> defaultdict[Any, Any]:
+    plain: defaultdict[Any, Any] = defaultdict(inner)
+    plain.update(items)
+    return plain
+
+
 def _subclassed_defaultdict(cls: type, factory: Callable[[], Any] | None) -> Any:
     mapping: Any = defaultdict.__new__(cls)
     defaultdict.__init__(mapping, factory)
@@ -136,12 +143,19 @@ def _subclassed_defaultdict(cls: type, factory: Callable[[], Any] | None) -> Any
 
 
 def _reduce_defaultdict(mapping: defaultdict[Any, Any]) -> Any:
-    """moto's `defaultdict(lambda: defaultdict(dict))` (SSM's tags): a lambda does not pickle, its meaning does."""
+    """moto's `defaultdict(lambda: defaultdict(dict))` (SSM's tags) and `defaultdict(lambda: {})` (Lambda's
+    aliases): a lambda does not pickle, its meaning does."""
     sample = mapping.default_factory() if mapping.default_factory is not None else None
     if isinstance(sample, defaultdict) and sample.default_factory in (dict, list, set):
         return _nested_defaultdict, (sample.default_factory, dict(mapping))
+    if type(sample) in (dict, list, set) and not sample:
+        return _plain_defaultdict, (type(sample), dict(mapping))
     raise pickle.PicklingError(f"a defaultdict whose default is made by {mapping.default_factory!r} cannot be "
                                f"saved; localcloud's persistence needs to learn it")
+
+
+def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary:
+    return weakref.WeakValueDictionary(items)
 
 
 def _private_key(pem: bytes) -> Any:
@@ -170,6 +184,8 @@ class _StatePickler(pickle.Pickler):
             return _reduce_iam(obj)
         if type(obj) is MappingProxyType:
             return _proxy, (dict(obj),)
+        if type(obj) is weakref.WeakValueDictionary:  # Lambda's ARN index; its values are pickled elsewhere too
+            return _weak_values, (dict(obj),)
         factory = _SYNC.get(type(obj))
         if factory is not None:
             return factory, ()
