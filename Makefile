@@ -108,7 +108,7 @@ TEST_WORKERS ?= 2
 
 test: setup lint runtimes browser localstack
 	SAGESTACK_REQUIRE_BROWSER=1 SAGESTACK_REQUIRE_LOCALSTACK=1 .venv/bin/python -m pytest -n $(TEST_WORKERS) \
-	  --dist loadgroup
+	  --dist loadscope
 
 bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/serving.py

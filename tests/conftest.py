@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from browser import browser  # noqa: F401  (the page tests' fixture)
@@ -28,12 +29,18 @@ def localcloud(localcloud: LocalCloud) -> Iterator[LocalCloud]:
     assert saved["bytes"] > 0
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each module's tests on one xdist worker (`--dist loadgroup`), so module fixtures (a trained
-    model, a fast-clock server) are built once; the LocalStack tier shares one LocalStack, so it is one group."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            path = item.path.relative_to(item.config.rootpath)
-            group = "localstack" if path.parts[:2] == ("tests", "localstack") else path.as_posix()
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `--dist loadscope` (make test): each module's tests on one worker, so module fixtures (a trained
+    model, a fast-clock server) are built once, and the whole LocalStack tier on one, since it shares one
+    LocalStack. (xdist's own loadgroup cannot do this with pytest 9: its group suffix no longer reaches the
+    node ids.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/localstack" if module.startswith("tests/localstack/") else module
+
+    return ByModule(config, log)
