@@ -53,7 +53,7 @@ def _publish(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
 def _invoke_function(arn: Any, target: dict[str, Any], event: EventMessageType) -> None:
     from moto.awslambda.models import lambda_backends
 
-    from localcloud.functions.backend import invoke_later
+    from localcloud.lambda_.backend import invoke_later
 
     function = lambda_backends[arn.account][arn.region].get_function(target["Arn"])
     payload = _payload(target, event)

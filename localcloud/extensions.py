@@ -41,7 +41,7 @@ def install(data_dir: Path) -> None:
     from localcloud import eventbridge
     from localcloud.cloudwatch import evaluator
     from localcloud.cloudwatch.backend import LocalCloudWatchBackend
-    from localcloud.functions.backend import LocalLambdaBackend
+    from localcloud.lambda_.backend import LocalLambdaBackend
     from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker import monitoring
     from localcloud.sagemaker.backend import LocalSageMakerBackend
@@ -78,21 +78,28 @@ def ready_for(service: str) -> None:
 
 
 def shutdown() -> None:
-    """Stop every execution, job and endpoint server in every account and region."""
+    """Stop every execution, job, endpoint server and function invocation in every account and region."""
+    from moto.awslambda.models import lambda_backends
     from moto.sagemaker import models
 
+    from localcloud.lambda_.backend import LocalLambdaBackend
     from localcloud.sagemaker.backend import LocalSageMakerBackend
 
     for _account, _region, backend in models.sagemaker_backends.iter_backends():
         if isinstance(backend, LocalSageMakerBackend):
             backend.stop_everything()
+    for _account, _region, functions in lambda_backends.iter_backends():
+        if isinstance(functions, LocalLambdaBackend):
+            functions.engine.stop_all()
 
 
 def busy() -> bool:
-    """Whether work runs in the background (SageMaker jobs, executions and deployments; stack operations)."""
+    """Whether work runs in the background (SageMaker jobs, executions and deployments; stack operations;
+    function invocations)."""
+    from moto.awslambda.models import lambda_backends
     from moto.sagemaker import models
 
-    dicts: list[Any] = [models.sagemaker_backends]
+    dicts: list[Any] = [models.sagemaker_backends, lambda_backends]
     if _cloudformation_ready.is_set():
         from moto.cloudformation import models as cloudformation
 

@@ -5,6 +5,7 @@ Invoke's three types behave as on AWS: RequestResponse runs the handler and answ
 X-Amz-Log-Result), Event queues it and answers 202 at once, DryRun only checks. EventBridge rule
 targets (localcloud.eventbridge) and SNS subscriptions invoke asynchronously, as AWS does; a
 failed asynchronous invocation is in the function's log and localcloud's, and is not retried.
+Every invocation is work of the backend's engine, so a reset or shutdown stops its process.
 """
 
 from __future__ import annotations
@@ -12,20 +13,37 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import LambdaBackend
+from moto.awslambda.models import LambdaBackend, lambda_backends
 
-from localcloud.functions import runtime
+from localcloud.engine import Engine, Work
+from localcloud.lambda_ import runtime
 
-log = logging.getLogger("localcloud.functions")
+log = logging.getLogger("localcloud.lambda_")
 
-_events = ThreadPoolExecutor(max_workers=4, thread_name_prefix="function-event")
-"""Asynchronous invocations (Event, rule targets, SNS); module-level, since backends are pickled."""
+
+class Invocation(Work):
+    """One invocation as the engine's work: reset and shutdown stop its process like any job's."""
+
+    def __init__(self, function: Any, payload: bytes):
+        self.function, self.payload = function, payload
+        self.request_id = str(uuid.uuid4())
+        self.key = f"{function.function_arn}:invocation/{self.request_id}"
+        self.outcome: runtime.Outcome | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.outcome = runtime.invoke(self.function, self.payload, self.request_id, stop)
+        if self.outcome.error:
+            log.info("invocation %s of %s failed: %s", self.request_id, self.function.function_name,
+                     self.outcome.payload.decode(errors="replace")[:500])
+
+    def crashed(self, reason: str) -> None:
+        self.outcome = runtime.Outcome(runtime.failure(self.request_id, "ServiceException", reason), "Unhandled", "")
 
 
 class InvalidRequestContent(LambdaClientError):
@@ -48,20 +66,29 @@ def _event_payload(body: Any) -> bytes:
 
 
 def invoke_later(function: Any, payload: bytes) -> None:
-    """Queue an asynchronous invocation of `function` (a moto LambdaFunction)."""
-    def run() -> None:
-        try:
-            outcome = runtime.invoke(function, payload)
-            if outcome.error:
-                log.warning("asynchronous invocation of %s failed: %s", function.function_name,
-                            outcome.payload.decode(errors="replace")[:500])
-        except Exception:
-            log.exception("asynchronous invocation of %s could not run", function.function_name)
-
-    _events.submit(run)
+    """Invoke `function` (a moto LambdaFunction) asynchronously, on its backend's engine."""
+    backend = cast(LocalLambdaBackend, lambda_backends[function.account_id][function.region])  # ours: extensions.py
+    backend.engine.submit(Invocation(function, payload))
 
 
 class LocalLambdaBackend(LambdaBackend):
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.engine = Engine(f"lambda-{region_name}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["engine"]  # threads and processes of this process
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.engine = Engine(f"lambda-{self.region_name}")
+
+    def reset(self) -> None:
+        self.engine.stop_all()
+        super().reset()
+
     @property
     def _url_module(self) -> Any:
         # moto derives the URL module from the backend's module name; Lambda's is moto's.
@@ -79,7 +106,10 @@ class LocalLambdaBackend(LambdaBackend):
         if kind == "Event":
             invoke_later(function, payload)
             return b""
-        outcome = runtime.invoke(function, payload)
+        work = Invocation(function, payload)
+        self.engine.run(work, threading.Event())
+        outcome = work.outcome
+        assert outcome is not None
         if outcome.error:
             response_headers["x-amz-function-error"] = outcome.error
         response_headers["x-amz-log-result"] = base64.b64encode(outcome.log_tail.encode()).decode()

@@ -131,13 +131,15 @@ def _digest_name(function: Any) -> str:
     return "".join(c for c in digest if c.isalnum())[:24] or "none"
 
 
-def _failure(request_id: str, kind: str, message: str) -> bytes:
+def failure(request_id: str, kind: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": kind, "requestId": request_id}).encode()
 
 
-def invoke(function: Any, event: bytes, request_id: str | None = None) -> Outcome:
-    """Run the function's handler on `event` (JSON bytes) once, blocking until it ends or times out."""
+def invoke(function: Any, event: bytes, request_id: str | None = None,
+           stop: threading.Event | None = None) -> Outcome:
+    """Run the function's handler on `event` (JSON bytes) once, blocking until it ends, times out or `stop` is set."""
     request_id = request_id or str(uuid.uuid4())
+    stop = stop or threading.Event()
     started = datetime.now(UTC)
     stream = f"{started:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
     work = _function_dir(function) / "invocations" / request_id
@@ -152,10 +154,10 @@ def invoke(function: Any, event: bytes, request_id: str | None = None) -> Outcom
     say(f"START RequestId: {request_id} Version: $LATEST")
     clock = time.monotonic()
     try:
-        outcome_payload, failed = _run(function, event, request_id, work, stream, say)
+        outcome_payload, failed = _run(function, event, request_id, work, stream, say, stop)
     except FunctionUnavailable as e:
         say(f"[ERROR] Runtime.Unavailable: {e}")
-        outcome_payload, failed = _failure(request_id, "Runtime.Unavailable", str(e)), True
+        outcome_payload, failed = failure(request_id, "Runtime.Unavailable", str(e)), True
     took_ms = (time.monotonic() - clock) * 1000
     say(f"END RequestId: {request_id}")
     say(f"REPORT RequestId: {request_id}\tDuration: {took_ms:.2f} ms\tBilled Duration: {int(took_ms) + 1} ms\t"
@@ -165,7 +167,8 @@ def invoke(function: Any, event: bytes, request_id: str | None = None) -> Outcom
     return Outcome(outcome_payload, "Unhandled" if failed else None, "\n".join(lines)[-4096:])
 
 
-def _run(function: Any, event: bytes, request_id: str, work: Path, stream: str, say: Any) -> tuple[bytes, bool]:
+def _run(function: Any, event: bytes, request_id: str, work: Path, stream: str, say: Any,
+         stop: threading.Event) -> tuple[bytes, bool]:
     python = _interpreter(function.run_time)
     code, sdk = _code_dir(function), _sdk_dir()
     (work / "event.json").write_bytes(event)
@@ -185,21 +188,25 @@ def _run(function: Any, event: bytes, request_id: str, work: Path, stream: str, 
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     reader = threading.Thread(target=_read_lines, args=(proc, say), daemon=True)
     reader.start()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    ends = time.monotonic() + timeout
+    while proc.poll() is None and not stop.is_set() and time.monotonic() < ends:
+        stop.wait(min(0.05, max(0.0, ends - time.monotonic())))
+    if proc.poll() is None:
         processes.terminate(proc, grace=0)
         reader.join(5)
+        if stop.is_set():
+            say(f"RequestId: {request_id} Error: stopped (localcloud was reset or shut down)")
+            return failure(request_id, "Runtime.Stopped", "localcloud stopped the invocation"), True
         message = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {request_id} Task timed out after " \
                                                                     f"{timeout:.2f} seconds"
         say(message)
-        return _failure(request_id, "Sandbox.Timedout", message), True
+        return failure(request_id, "Sandbox.Timedout", message), True
     processes.forget(proc)
     reader.join(5)
     if not result.exists():
         message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
         say(message)
-        return _failure(request_id, "Runtime.ExitError", message), True
+        return failure(request_id, "Runtime.ExitError", message), True
     answer = json.loads(result.read_text(encoding="utf-8"))
     return str(answer["payload"]).encode(), bool(answer["failed"])
 
