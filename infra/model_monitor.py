@@ -97,9 +97,8 @@ class ModelMonitors(Construct):
     def _data_quality(self, config: StageConfig, role: iam.Role, serving: Serving, statistics: cdk.CfnParameter,
                       constraints: cdk.CfnParameter) -> sagemaker.CfnMonitoringSchedule:
         j = sagemaker.CfnDataQualityJobDefinition
-        name = f"{config.prefix}-data-quality"
         definition = j(
-            self, "DataQuality", job_definition_name=name, role_arn=role.role_arn,
+            self, "DataQuality", role_arn=role.role_arn,
             data_quality_app_specification=j.DataQualityAppSpecificationProperty(image_uri=self.image),
             data_quality_baseline_config=j.DataQualityBaselineConfigProperty(
                 constraints_resource=j.ConstraintsResourceProperty(s3_uri=constraints.value_as_string),
@@ -109,15 +108,14 @@ class ModelMonitors(Construct):
             data_quality_job_output_config=self._reports(j, "data-quality"),
             job_resources=self._resources(j), stopping_condition=j.StoppingConditionProperty(
                 max_runtime_in_seconds=1800))
-        return self._schedule("Schedule", config.data_quality_schedule, "DataQuality", name, definition, serving,
+        return self._schedule("Schedule", config.data_quality_schedule, "DataQuality", definition, serving,
                               self.data_condition)
 
     def _model_quality(self, config: StageConfig, role: iam.Role, serving: Serving,
                        constraints: cdk.CfnParameter) -> sagemaker.CfnMonitoringSchedule:
         j = sagemaker.CfnModelQualityJobDefinition
-        name = f"{config.prefix}-model-quality"
         definition = j(
-            self, "ModelQuality", job_definition_name=name, role_arn=role.role_arn,
+            self, "ModelQuality", role_arn=role.role_arn,
             model_quality_app_specification=j.ModelQualityAppSpecificationProperty(
                 image_uri=self.image, problem_type="Regression"),
             model_quality_baseline_config=j.ModelQualityBaselineConfigProperty(
@@ -130,7 +128,7 @@ class ModelMonitors(Construct):
             model_quality_job_output_config=self._reports(j, "model-quality"),
             job_resources=self._resources(j), stopping_condition=j.StoppingConditionProperty(
                 max_runtime_in_seconds=1800))
-        return self._schedule("QualitySchedule", config.model_quality_schedule, "ModelQuality", name, definition,
+        return self._schedule("QualitySchedule", config.model_quality_schedule, "ModelQuality", definition,
                               serving, self.quality_condition)
 
     def _reports(self, j: Any, folder: str) -> Any:
@@ -144,9 +142,15 @@ class ModelMonitors(Construct):
         return j.MonitoringResourcesProperty(cluster_config=j.ClusterConfigProperty(
             instance_count=1, instance_type="ml.m5.xlarge", volume_size_in_gb=20))
 
-    def _schedule(self, construct_id: str, name: str, kind: str, definition_name: str, definition: cdk.CfnResource,
+    def _schedule(self, construct_id: str, name: str, kind: str, definition: cdk.CfnResource,
                   serving: Serving, condition: cdk.CfnCondition) -> sagemaker.CfnMonitoringSchedule:
-        """An hourly schedule of `definition` (named: CloudFormation returns only its ARN)."""
+        """An hourly schedule of `definition`, which it names by the end of its ARN (the definition's Ref).
+
+        Job definitions are immutable, so a new package's baselines replace them; their names are
+        left to CloudFormation for that (it refuses to replace a resource the template names), and
+        the schedule, which is updated in place, follows the new one.
+        """
+        definition_name = cdk.Fn.select(1, cdk.Fn.split("/", definition.ref))
         definition.node.add_dependency(serving.endpoint)
         schedule = sagemaker.CfnMonitoringSchedule(
             self, construct_id, monitoring_schedule_name=name,

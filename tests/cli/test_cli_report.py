@@ -63,6 +63,12 @@ def _captured(s3: Any, bucket: str, endpoint: str, marker: str) -> int:
     return found
 
 
+def _definition(sm: Any, schedule: str) -> str:
+    """The job definition the stack's schedule runs (its name is CloudFormation's)."""
+    described = sm.describe_monitoring_schedule(MonitoringScheduleName=schedule)
+    return str(described["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"])
+
+
 def _run_now(sm: Any, name: str, definition: str, kind: str) -> dict[str, Any]:
     sm.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig={
         "ScheduleConfig": {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H",
@@ -105,8 +111,9 @@ def test_report_of_a_served_and_monitored_model_draws_every_plot(localcloud: Loc
         bucket = stack[outputs.CAPTURE_BUCKET]
         assert wait_until(lambda: _captured(s3, bucket, endpoint, f"report-{tag}-") >= len(rows), 30, 0.2), (
             "the traffic was not all captured")
-        drift = _run_now(sm, f"report-data-{tag}", f"{CONFIG.prefix}-data-quality", "DataQuality")
-        quality = _run_now(sm, f"report-quality-{tag}", f"{CONFIG.prefix}-model-quality", "ModelQuality")
+        drift = _run_now(sm, f"report-data-{tag}", _definition(sm, CONFIG.data_quality_schedule), "DataQuality")
+        quality = _run_now(sm, f"report-quality-{tag}", _definition(sm, CONFIG.model_quality_schedule),
+                           "ModelQuality")
         assert drift["MonitoringExecutionStatus"] == "CompletedWithViolations", drift  # drifted traffic
         assert quality["MonitoringExecutionStatus"].startswith("Completed"), quality
         errors = f"{CONFIG.prefix}-endpoint-5xx"
