@@ -224,7 +224,7 @@ def api_requests(draw: st.DrawFn) -> Request:
         elif isinstance(query, str) and query:
             path += ("&" if "?" in path else "?") + query
         headers = [(k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in serialized["headers"].items()
-                   if k.lower() not in ("content-length", "host")]
+                   if k.lower() not in ("content-length", "host") and v is not None]  # None: a header left unset
         if model.protocol == "query":
             headers.append(("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"))
     if draw(st.integers(0, 9)) > 0:  # mostly signed; sometimes unsigned, as moto allows
