@@ -1,7 +1,7 @@
 """EventBridge rules: retraining on a schedule and on drift or decay alarms, notices of approvals and failed runs.
 
-The approval rule is where the automatic, guarded deployment will hang; today it tells the
-alert topic (and so the people and the queue) that a model is ready to deploy.
+The approval rule tells the alert topic (and so the people and the queue) that a model was
+approved, and starts its guarded deployment (infra/approvals.py adds that target).
 """
 
 from __future__ import annotations

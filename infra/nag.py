@@ -1,10 +1,11 @@
 """cdk-nag findings this stack accepts, each on the policy it concerns, with the reason it is needed.
 
-Only AwsSolutions-IAM5 (a wildcard in a policy) is accepted, and only for wildcards that cannot
-be narrower: object keys under a prefix this stack owns, names SageMaker generates for the jobs
-of this pipeline and for log streams, versions of this stack's model package group, and the two
+AwsSolutions-IAM5 (a wildcard in a policy) is accepted only for wildcards that cannot be
+narrower: object keys under a prefix this stack owns, names SageMaker generates for the jobs of
+this pipeline and for log streams, versions of this stack's model package group, and the two
 actions that take no resource (ECR's token; CloudWatch metrics, limited by namespace instead).
-Anything else cdk-nag finds fails the synth.
+AwsSolutions-L1 (not the newest Lambda runtime) is accepted for the deploying function, which
+localcloud must be able to run (infra/approvals.py). Anything else cdk-nag finds fails the synth.
 """
 
 from __future__ import annotations
@@ -53,3 +54,10 @@ def acknowledge(stack: cdk.Stack) -> None:
     _ack(pipeline, f"{_bucket(storage.artifacts)}/{PREFIX}/*", "the workload's runs, models and reports")
     _ack(model, f"{_bucket(storage.artifacts)}/{PREFIX}/runs/*", "model artifacts of the pipeline's runs")
     _ack(model, f"{_bucket(storage.capture)}/*", "endpoints write captured requests under names of their own")
+    deployer = stack.deployer.role.node.find_child("DefaultPolicy")
+    _ack(deployer, f"{_SAGEMAKER}:model-package-group/{groups}*",
+         "the stack's model package group, whose name ends with a part of the stack's id")
+    _ack(deployer, f"{_SAGEMAKER}:model-package/{groups}*/*", "model package versions of the stack's group")
+    cdk.Validations.of(stack.deployer.function).acknowledge(cdk.Acknowledgment(
+        id="AwsSolutions::AwsSolutions-L1", reason="python3.13, not Lambda's newest: localcloud runs the function on "
+                                                   "a local interpreter of the runtime's version (infra/approvals.py)"))

@@ -23,6 +23,8 @@ DASHBOARD = "DashboardName"
 WORKLOAD_PREFIX = "WorkloadPrefix"
 GROUND_TRUTH_URI = "GroundTruthUri"
 """Where ground-truth labels go (hour folders yyyy/mm/dd/hh) for the model-quality monitor."""
+DEPLOYER_FUNCTION = "DeployerFunctionName"
+"""The function that deploys each approved model package through the stack (infra/approvals.py)."""
 INPUT_DATA_URI = "InputDataUri"
 """Where the pipeline reads raw data by default (its InputDataUri parameter's default)."""
 

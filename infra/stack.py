@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra import outputs
 from infra.alerts import Alerts
+from infra.approvals import ApprovalDeployer
 from infra.config import StageConfig
 from infra.events import Events
 from infra.model_monitor import ModelMonitors
@@ -48,6 +49,7 @@ class SageStack(cdk.Stack):
                 rule.node.add_dependency(self.pipeline.pipeline)
         self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture,
                                rollback_alarms=self.monitoring.rollback_alarms, topic=self.alerts.topic)
+        self.deployer = ApprovalDeployer(self, "ApprovalDeployer", config=config, approved=self.events.approved)
         self.monitors = ModelMonitors(self, "ModelMonitors", config=config, role=r.model, serving=self.serving,
                                       reports=s.capture)
         self._outputs()
@@ -70,6 +72,7 @@ class SageStack(cdk.Stack):
             outputs.WORKLOAD_PREFIX: PREFIX,
             outputs.INPUT_DATA_URI: self.pipeline.input_data_uri,
             outputs.GROUND_TRUTH_URI: self.monitors.ground_truth_uri,
+            outputs.DEPLOYER_FUNCTION: self.deployer.function.function_name,
         }
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from functions.deploy_approved_model import release
 from infra.outputs import (
     BASELINE_CONSTRAINTS_PARAMETER,
     BASELINE_STATISTICS_PARAMETER,
@@ -74,24 +75,16 @@ def _approved_package(app: App, which: str | None) -> dict[str, Any]:
 def _baselines(app: App, arn: str) -> dict[str, str]:
     """The stack's monitor parameters from the package's DriftCheckBaselines ("" where it has none).
 
-    Data quality needs statistics and constraints; model quality needs constraints. A package
-    without one of them gets no such monitor, and the deploy says so.
+    A package without a data-quality or model-quality baseline gets no such monitor, and the
+    deploy says so.
     """
-    described = app.sagemaker.describe_model_package(ModelPackageName=arn)
-    baselines = described.get("DriftCheckBaselines") or {}
-
-    def uri(section: str, kind: str) -> str:
-        return str(((baselines.get(section) or {}).get(kind) or {}).get("S3Uri") or "")
-
-    statistics, constraints = uri("ModelDataQuality", "Statistics"), uri("ModelDataQuality", "Constraints")
-    if not (statistics and constraints):
+    found = release.baselines(app.sagemaker.describe_model_package(ModelPackageName=arn))
+    if not found["statistics"]:
         app.out.print("the package has no data-quality baseline: the endpoint will have no data-quality monitor")
-        statistics = constraints = ""
-    quality = uri("ModelQuality", "Constraints")
-    if not quality:
+    if not found["quality"]:
         app.out.print("the package has no model-quality baseline: the endpoint will have no model-quality monitor")
-    return {BASELINE_STATISTICS_PARAMETER: statistics, BASELINE_CONSTRAINTS_PARAMETER: constraints,
-            QUALITY_CONSTRAINTS_PARAMETER: quality}
+    return {BASELINE_STATISTICS_PARAMETER: found["statistics"], BASELINE_CONSTRAINTS_PARAMETER: found["constraints"],
+            QUALITY_CONSTRAINTS_PARAMETER: found["quality"]}
 
 
 def _check_deployable(app: App, name: str) -> dict[str, Any] | None:
@@ -125,6 +118,9 @@ def deploy(app: App, which: str | None, force: bool, yes: bool) -> None:
         raise SagestackError(f"model package version {version} records no model sha256, so the endpoint could not "
                              f"check that it serves the registered artifact; register it with the pipeline")
     name = s.need("endpoint_name")
+    if s.stack.status and s.stack.status.endswith("_IN_PROGRESS"):
+        raise SagestackError(f"stack {s.stack.name} is {s.stack.status} (a deployment is under way, perhaps of an "
+                             f"approval); wait until it ends (`sagestack endpoint status`)")
     existing = _check_deployable(app, name)
     if not force and existing and existing["EndpointStatus"] == "InService" and s.served_model_package == arn:
         app.out.print(f"endpoint {name} already serves model package version {version} (--force deploys it again)")

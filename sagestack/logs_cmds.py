@@ -1,4 +1,5 @@
-"""`sagestack logs ...`: a job's, a pipeline execution's or the endpoint's log, read from CloudWatch Logs.
+"""`sagestack logs ...`: a job's, a pipeline execution's, the endpoint's or the deploying function's log,
+read from CloudWatch Logs.
 
 Why CloudWatch Logs and not localcloud's files: SageMaker ships container output there
 (`/aws/sagemaker/{Processing,Training,Transform}Jobs`, stream `<job>/...`;
@@ -109,7 +110,7 @@ _POLL = click.option("--poll", type=click.FloatRange(min=0.1), default=1.0, show
 
 @click.group()
 def logs() -> None:
-    """Logs of a job, a pipeline execution or the endpoint (from CloudWatch Logs)."""
+    """Logs of a job, a pipeline execution, the endpoint or the deploying function (from CloudWatch Logs)."""
 
 
 @logs.command()
@@ -165,6 +166,20 @@ def endpoint(app: App, follow: bool, poll: float) -> None:
     """The endpoint's model servers' log (every variant and instance); --follow until Ctrl-C."""
     name = app.settings.need("endpoint_name")
     tail = Tail(app.client("logs"), f"/aws/sagemaker/Endpoints/{name}")
+    try:
+        _follow(lambda: [(tail, None)], lambda: False, follow, poll)
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+
+
+@logs.command()
+@_FOLLOW
+@_POLL
+@pass_app
+def function(app: App, follow: bool, poll: float) -> None:
+    """The log of the stack's function that deploys approved models; --follow until Ctrl-C."""
+    name = app.settings.need("deployer_function")
+    tail = Tail(app.client("logs"), f"/aws/lambda/{name}")
     try:
         _follow(lambda: [(tail, None)], lambda: False, follow, poll)
     except KeyboardInterrupt:

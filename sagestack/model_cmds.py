@@ -2,15 +2,23 @@
 
 Why approval is a command of its own: the pipeline registers every model that passes the
 quality gate as PendingManualApproval; a person (or a trusted automation) decides what may
-be deployed, and `endpoint deploy` only ever deploys Approved packages.
+be deployed. Approving a package of the stack's group deploys it: the stack's rule invokes its
+deploying function (infra/approvals.py), which updates the stack, whose endpoint takes the new
+model through a canary with automatic rollback. `model approve` follows that deployment to its
+end (the function's verdict, then the endpoint's phases), so that approving is one step for
+a person; `endpoint deploy` remains for deploying any Approved version by hand.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import click
 from rich.console import RenderableType
 
-from sagestack import registry, render
+from infra import outputs
+from sagestack import approvals, registry, render
 from sagestack.context import App, pass_app
 
 METRIC_COLUMNS = ("rmse", "mae", "r2")
@@ -50,7 +58,7 @@ def list_packages(app: App, metrics: bool, limit: int) -> None:
     app.out.print(table)
 
 
-def _set_approval(app: App, which: str, status: str, description: str | None) -> None:
+def _set_approval(app: App, which: str, status: str, description: str | None) -> dict[str, Any]:
     package = registry.resolve(app.sagemaker, app.settings.need("model_package_group"), which)
     arn = package["ModelPackageArn"]
     previous = package.get("ModelApprovalStatus", "?")
@@ -61,6 +69,7 @@ def _set_approval(app: App, which: str, status: str, description: str | None) ->
     version = package.get("ModelPackageVersion", render.short_id(arn))
     change = "unchanged" if previous == status else f"was {previous}"
     app.out.print(f"model package {package.get('ModelPackageGroupName', '')} version {version}: {status} ({change})")
+    return package
 
 
 _WHICH = click.argument("which", default=registry.LATEST, metavar="[VERSION|latest|ARN]")
@@ -70,10 +79,22 @@ _DESCRIPTION = click.option("--description", "-m", help="Why (kept as the packag
 @model.command()
 @_WHICH
 @_DESCRIPTION
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Follow the deployment the approval starts until the endpoint serves the model or rolled back.")
 @pass_app
-def approve(app: App, which: str, description: str | None) -> None:
-    """Approve a model package for deployment (default: the latest version)."""
-    _set_approval(app, which, "Approved", description)
+def approve(app: App, which: str, description: str | None, wait: bool) -> None:
+    """Approve a model package (default: the latest version); the stack then deploys it, guarded."""
+    started = datetime.now(UTC)
+    package = _set_approval(app, which, "Approved", description)
+    s = app.settings
+    if not s.deployer_function or package.get("ModelPackageGroupName") != (s.stack.outputs or {}).get(
+            outputs.MODEL_PACKAGE_GROUP):
+        return
+    version = package.get("ModelPackageVersion", "?")
+    if not wait:
+        app.out.print(f"the stack deploys it ({s.deployer_function}); follow with `sagestack endpoint status`")
+        return
+    approvals.follow(app, package["ModelPackageArn"], version, started)
 
 
 @model.command()

@@ -14,14 +14,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.deploy_approved_model import release
 from sagestack.errors import SagestackError, is_not_found
 
 LATEST = "latest"
-PIN_METADATA = "sagestack:model-sha256"
-"""CustomerMetadataProperties key of the model.joblib digest the pipeline registered (pipelines.definition)."""
-PIN_VARIABLE = "SAGESTACK_MODEL_SHA256"
-"""The serving container variable inference/inference.py checks model.joblib against."""
-_HEX64 = frozenset("0123456789abcdef")
 
 
 def packages(sagemaker: Any, group: str, approval: str | None = None) -> list[dict[str, Any]]:
@@ -119,26 +115,10 @@ def model_pin(sagemaker: Any, package_arn: str) -> str | None:
     """The sha256 of model.joblib the package was registered with, or None if it records none.
 
     The pipeline writes the digest Evaluate verified both into the package's metadata and into
-    its serving container's environment; the two must agree, or the package was edited after
-    registration and is refused.
+    its serving container's environment; the rules (they must agree) are the deploying function's
+    (functions/deploy_approved_model/release.py), so the CLI and the stack serve the same packages.
     """
-    described = sagemaker.describe_model_package(ModelPackageName=package_arn)
-    found = {}
-    metadata = (described.get("CustomerMetadataProperties") or {}).get(PIN_METADATA)
-    if metadata:
-        found["metadata"] = metadata
-    for container in (described.get("InferenceSpecification") or {}).get("Containers") or []:
-        value = (container.get("Environment") or {}).get(PIN_VARIABLE)
-        if value:
-            found["container"] = value
-    digests = {str(v).strip().lower() for v in found.values()}
-    if not digests:
-        return None
-    if len(digests) > 1:
-        raise SagestackError(f"model package {package_arn} records two different model digests "
-                             f"({', '.join(sorted(digests))}); it was changed after registration, refusing it")
-    (digest,) = digests
-    if len(digest) != 64 or not set(digest) <= _HEX64:
-        raise SagestackError(f"model package {package_arn} records {digest[:80]!r} as its model digest, "
-                             f"which is not a sha256")
-    return digest
+    try:
+        return release.model_digest(sagemaker.describe_model_package(ModelPackageName=package_arn))
+    except release.ReleaseError as e:
+        raise SagestackError(str(e)) from None

@@ -75,6 +75,7 @@ _FROM_OUTPUTS = {
     "alert_topic_arn": (outputs.ALERT_TOPIC_ARN, None),
     "alert_queue_url": (outputs.ALERT_QUEUE_URL, None),
     "served_model_package": (outputs.SERVED_MODEL_PACKAGE, None),
+    "deployer_function": (outputs.DEPLOYER_FUNCTION, None),
 }
 
 
@@ -128,6 +129,7 @@ class Settings:
     alert_topic_arn: str | None = None
     alert_queue_url: str | None = None
     served_model_package: str | None = None
+    deployer_function: str | None = None
 
     def need(self, name: str) -> str:
         """The value of `name`, or a SagestackError saying why it is unknown and what to do."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -10,8 +11,12 @@ import tarfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import joblib
+import numpy as np
 from click.testing import CliRunner, Result
+from sklearn.linear_model import LinearRegression
 
 from sagestack.cli import cli
 
@@ -94,3 +99,51 @@ class Stack:
 
     def __getitem__(self, output: str) -> str:
         return self.outputs[output]
+
+
+def _model_joblib() -> bytes:
+    """y = 2a - b + c/2 + 3, fitted exactly."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 3))
+    y = 2 * X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + 3
+    buf = io.BytesIO()
+    joblib.dump(LinearRegression().fit(X, y), buf)
+    return buf.getvalue()
+
+
+MODEL = _model_joblib()
+PIN = hashlib.sha256(MODEL).hexdigest()
+BROKEN = SERVE + b'''
+
+def predict_fn(data, model):
+    raise RuntimeError("this model fails every request")
+'''
+"""Serving code that loads the model and fails every request (what a rollback must catch)."""
+SOURCE, BROKEN_SOURCE = "m/sourcedir.tar.gz", "m/broken.tar.gz"
+
+
+def upload_models(cloud: Any, bucket: str) -> None:
+    """The model and its two serving codes (good, and failing every request) into `bucket`, made here."""
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="m/model.tar.gz", Body=tarball({"model.joblib": MODEL}))
+    s3.put_object(Bucket=bucket, Key=SOURCE, Body=tarball({"serve.py": SERVE}))
+    s3.put_object(Bucket=bucket, Key=BROKEN_SOURCE, Body=tarball({"serve.py": BROKEN}))
+
+
+def add_package(cloud: Any, group: str, bucket: str, pin: str | None = PIN, metadata_pin: str | None = PIN,
+                approved: bool = False, source: str = SOURCE) -> dict[str, Any]:
+    """A package as the pipeline registers it: the model digest in its metadata and serving environment."""
+    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/{source}"}
+    if pin:
+        environment["SAGESTACK_MODEL_SHA256"] = pin
+    container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{bucket}/m/model.tar.gz", "Environment": environment}
+    sm = cloud.client("sagemaker")
+    extra: dict[str, Any] = {"CustomerMetadataProperties": {"sagestack:model-sha256": metadata_pin}} \
+        if metadata_pin else {}
+    arn = sm.create_model_package(ModelPackageGroupName=group,
+                                  ModelApprovalStatus="Approved" if approved else "PendingManualApproval",
+                                  InferenceSpecification={"Containers": [container],
+                                                          "SupportedContentTypes": ["text/csv", "application/json"],
+                                                          "SupportedResponseMIMETypes": ["text/csv"]}, **extra)
+    return sm.describe_model_package(ModelPackageName=arn["ModelPackageArn"])

@@ -6,8 +6,6 @@ also exercises the override); `endpoint deploy` serves them with the stack's end
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import re
 import threading
@@ -16,39 +14,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import joblib
-import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from cli_support import SERVE, SKLEARN_IMAGE, Names, Stack, invoke, tarball
-from sklearn.linear_model import LinearRegression
+from cli_support import BROKEN_SOURCE, PIN, Names, Stack, add_package, invoke, upload_models
 from support import LocalCloud, wait_until
 
 from infra import outputs
 
 
-def _model_joblib() -> bytes:
-    """y = 2a - b + c/2 + 3, fitted exactly."""
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(50, 3))
-    y = 2 * X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + 3
-    buf = io.BytesIO()
-    joblib.dump(LinearRegression().fit(X, y), buf)
-    return buf.getvalue()
-
-
-MODEL = _model_joblib()
-PIN = hashlib.sha256(MODEL).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def names(localcloud: LocalCloud, stack: Stack) -> Iterator[Names]:
     names = Names()
-    sm, s3 = localcloud.client("sagemaker"), localcloud.client("s3")
-    s3.create_bucket(Bucket=names.bucket)
-    s3.put_object(Bucket=names.bucket, Key="m/model.tar.gz", Body=tarball({"model.joblib": MODEL}))
-    s3.put_object(Bucket=names.bucket, Key="m/sourcedir.tar.gz", Body=tarball({"serve.py": SERVE}))
-    sm.create_model_package_group(ModelPackageGroupName=names.group)
+    upload_models(localcloud, names.bucket)
+    localcloud.client("sagemaker").create_model_package_group(ModelPackageGroupName=names.group)
     yield names
     invoke([*stack.options, "endpoint", "delete"])  # normally removed by the tests already
 
@@ -59,21 +37,8 @@ def _options(stack: Stack, names: Names) -> list[str]:
 
 def _add_package(localcloud: LocalCloud, names: Names, pin: str | None = PIN, metadata_pin: str | None = PIN,
                  approved: bool = False, source: str = "m/sourcedir.tar.gz") -> dict[str, Any]:
-    """A package as the pipeline registers it: the model digest in its metadata and serving environment."""
-    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{names.bucket}/{source}"}
-    if pin:
-        environment["SAGESTACK_MODEL_SHA256"] = pin
-    container = {"Image": SKLEARN_IMAGE, "ModelDataUrl": f"s3://{names.bucket}/m/model.tar.gz",
-                 "Environment": environment}
-    sm = localcloud.client("sagemaker")
-    extra: dict[str, Any] = {"CustomerMetadataProperties": {"sagestack:model-sha256": metadata_pin}} \
-        if metadata_pin else {}
-    arn = sm.create_model_package(ModelPackageGroupName=names.group,
-                                  ModelApprovalStatus="Approved" if approved else "PendingManualApproval",
-                                  InferenceSpecification={"Containers": [container],
-                                                          "SupportedContentTypes": ["text/csv", "application/json"],
-                                                          "SupportedResponseMIMETypes": ["text/csv"]}, **extra)
-    return sm.describe_model_package(ModelPackageName=arn["ModelPackageArn"])
+    return add_package(localcloud, names.group, names.bucket, pin=pin, metadata_pin=metadata_pin, approved=approved,
+                       source=source)
 
 
 def test_deploy_needs_an_approved_package(localcloud: LocalCloud, stack: Stack, names: Names) -> None:
@@ -180,22 +145,14 @@ def test_deploy_updates_the_endpoint_to_a_newly_approved_version_blue_green(loca
     assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
 
 
-BROKEN = SERVE + b'''
-
-def predict_fn(data, model):
-    raise RuntimeError("this model fails every request")
-'''
-
-
 def test_a_model_failing_under_traffic_is_rolled_back_and_the_stack_keeps_serving_the_old_one(
         localcloud: LocalCloud, stack: Stack, names: Names) -> None:
     opts, endpoint = _options(stack, names), stack[outputs.ENDPOINT_NAME]
     good = _add_package(localcloud, names, approved=True)
     assert invoke([*opts, "endpoint", "deploy", "--version", str(good["ModelPackageVersion"])]).exit_code == 0
-    sm, s3 = localcloud.client("sagemaker"), localcloud.client("s3")
+    sm = localcloud.client("sagemaker")
     before = sm.describe_endpoint(EndpointName=endpoint)
-    s3.put_object(Bucket=names.bucket, Key="m/broken.tar.gz", Body=tarball({"serve.py": BROKEN}))
-    broken = _add_package(localcloud, names, approved=True, source="m/broken.tar.gz")
+    broken = _add_package(localcloud, names, approved=True, source=BROKEN_SOURCE)
     runtime, stop, answered = localcloud.client("sagemaker-runtime"), threading.Event(), Counter[str]()
 
     def traffic() -> None:  # steady, bounded: one request at a time

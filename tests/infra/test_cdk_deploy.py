@@ -1,10 +1,11 @@
-"""bootstrap -> deploy -> run -> serve -> update -> roll back -> unserve -> destroy, with the real CDK CLI.
+"""bootstrap -> deploy -> run -> approve -> serve -> update -> roll back -> unserve -> destroy, with the real CDK CLI.
 
-The project's CDK app goes into a fresh localcloud of its own, with nothing but AWS_ENDPOINT_URL
-(and placeholder credentials) pointing the plain CDK CLI at it, as a user would. Every resource is
-then read back through its own service's API, the pipeline the stack created runs on real data
-(its code shipped as CDK assets), and the endpoint is served, updated and removed by deploying
-the stack with a different `ModelPackageArn` parameter.
+The project's CDK app goes into a fresh localcloud of its own (on a 60x clock: the endpoint's
+canary bakes take seconds), with nothing but AWS_ENDPOINT_URL (and placeholder credentials)
+pointing the plain CDK CLI at it, as a user would. Every resource is then read back through its
+own service's API, the pipeline the stack created runs on real data (its code shipped as CDK
+assets), its approved model is deployed by the stack's own rule and function, and the endpoint
+is updated and removed by deploying the stack with a different `ModelPackageArn` parameter.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Deployment:
     """A localcloud, the synthesized app, and the CDK CLI pointed at them."""
 
     def __init__(self, root: Path):
-        self.cloud = LocalCloud.start(root / "localcloud")
+        self.cloud = LocalCloud.start(root / "localcloud", args=["--time-scale", "60"])
         self.env = cdk_env(root / "cdk-home", self.cloud.url)
         self.assembly = root / "assembly"
         self.client = self.cloud.client
@@ -123,8 +124,9 @@ def test_alarms_dashboard_alerts_and_rules(deployment: Deployment) -> None:
     assert rules["sagestack-local-retraining"]["ScheduleExpression"] == "rate(1 day)"
     [target] = events.list_targets_by_rule(Rule="sagestack-local-retraining")["Targets"]
     assert target["Arn"].endswith(f":pipeline/{out[outputs.PIPELINE_NAME]}")
-    [target] = events.list_targets_by_rule(Rule="sagestack-local-model-approved")["Targets"]
-    assert target["Arn"] == topic
+    targets = events.list_targets_by_rule(Rule="sagestack-local-model-approved")["Targets"]
+    assert sorted(t["Arn"] for t in targets) == sorted([topic, deployment.client("lambda").get_function(
+        FunctionName=out[outputs.DEPLOYER_FUNCTION])["Configuration"]["FunctionArn"]])
     with pytest.raises(ClientError):  # no endpoint until a package is named
         deployment.client("sagemaker").describe_endpoint(EndpointName=out[outputs.ENDPOINT_NAME])
 
@@ -132,15 +134,15 @@ def test_alarms_dashboard_alerts_and_rules(deployment: Deployment) -> None:
 # ---------------------------------------------------------------------------------------- the lifecycle
 
 
-def _train(deployment: Deployment, seed: int) -> dict[str, Any]:
-    """Run the stack's pipeline on a small month of trips; the approved package it registers."""
+def _train(deployment: Deployment, seed: int, approval: str) -> dict[str, Any]:
+    """Run the stack's pipeline on a small month of trips; the package it registers (with `approval`)."""
     out, sm = deployment.outputs(), deployment.client("sagemaker")
     month = io.BytesIO()
     generate_month(2024, 1, trips=1500, seed=seed).to_parquet(month, index=False)
     bucket, _, prefix = out[outputs.INPUT_DATA_URI].removeprefix("s3://").partition("/")
     deployment.client("s3").put_object(Bucket=bucket, Key=f"{prefix}2024-01.parquet", Body=month.getvalue())
     arn = sm.start_pipeline_execution(PipelineName=out[outputs.PIPELINE_NAME], PipelineParameters=[
-        {"Name": "MaxIter", "Value": "15"}, {"Name": "ModelApprovalStatus", "Value": "Approved"}])[
+        {"Name": "MaxIter", "Value": "15"}, {"Name": "ModelApprovalStatus", "Value": approval}])[
         "PipelineExecutionArn"]
 
     def finished() -> str | None:
@@ -176,7 +178,7 @@ def test_the_lifecycle_through_the_cdk_cli(deployment: Deployment) -> None:
     endpoint = out[outputs.ENDPOINT_NAME]
 
     # the stack's pipeline runs its asset-shipped code, and the approval reaches the alert queue
-    first = _train(deployment, seed=3)
+    first = _train(deployment, seed=3, approval="Approved")
     assert first["ModelApprovalStatus"] == "Approved"
 
     def approval_alert() -> bool:
@@ -186,9 +188,14 @@ def test_the_lifecycle_through_the_cdk_cli(deployment: Deployment) -> None:
 
     assert wait_until(approval_alert, 15, 0.2), "the model-approved rule did not reach the alert queue"
 
-    # serve it: the endpoint is created from the package, with its pin, capture and scaling
-    code, said = _serve(deployment, first)
-    assert code == 0, said[-3000:]
+    # the approval deploys it: the stack's rule and function update the stack with the package, which creates
+    # the endpoint from it, with its pin, capture and scaling
+    def deployed() -> bool:
+        stack = deployment.stack()
+        values = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        return values["ModelPackageArn"] == first["ModelPackageArn"] and stack["StackStatus"] == "UPDATE_COMPLETE"
+
+    assert wait_until(deployed, 180, 0.3), deployment.stack()["StackStatus"]
     described = sm.describe_endpoint(EndpointName=endpoint)
     assert described["EndpointStatus"] == "InService"
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
@@ -201,7 +208,7 @@ def test_the_lifecycle_through_the_cdk_cli(deployment: Deployment) -> None:
     assert deployment.outputs()[outputs.SERVED_MODEL_PACKAGE] == first["ModelPackageArn"]
 
     # a new package: the endpoint is updated in place to a new model and config; the old ones go
-    second = _train(deployment, seed=4)
+    second = _train(deployment, seed=4, approval="PendingManualApproval")  # deployed by hand, with the CDK CLI
     old_models = _stack_models(deployment)
     code, said = _serve(deployment, second)
     assert code == 0, said[-3000:]

@@ -107,12 +107,17 @@ def test_metrics_are_limited_to_sagemaker_namespaces(template: Template) -> None
 def test_roles_are_assumed_by_the_services_that_use_them(template: Template) -> None:
     principals = sorted(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
                         for r in resources(template, "AWS::IAM::Role").values())
-    assert principals == ["events.amazonaws.com", "sagemaker.amazonaws.com", "sagemaker.amazonaws.com"]
+    assert principals == ["events.amazonaws.com", "lambda.amazonaws.com", "sagemaker.amazonaws.com",
+                          "sagemaker.amazonaws.com"]
 
 
-def test_the_pipeline_role_passes_only_itself_and_only_to_sagemaker(template: Template) -> None:
-    [passing] = [s for s in _statements(template) if s["Action"] == "iam:PassRole"]
-    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+def test_roles_are_passed_only_to_the_service_each_is_for(template: Template) -> None:
+    passing = {s["Sid"]: s for s in _statements(template) if s["Action"] == "iam:PassRole"}
+    assert set(passing) == {"PassRoleToJobs", "DeployWithTheCdkRole"}
+    assert passing["PassRoleToJobs"]["Condition"] == {"StringEquals": {"iam:PassedToService":
+                                                                           "sagemaker.amazonaws.com"}}
+    assert passing["DeployWithTheCdkRole"]["Condition"] == {"StringEquals": {"iam:PassedToService":
+                                                                                 "cloudformation.amazonaws.com"}}
 
 
 # ------------------------------------------------------------------------------------------ pipeline, registry
@@ -139,7 +144,7 @@ def test_job_code_ships_as_content_hashed_assets() -> None:
     names = {f["source"]["path"].rsplit(".", 1)[-1] for f in files.values()}
     assert {"py", "gz", "json"} <= names  # scripts, source tarballs, the template
     keys = [d["objectKey"] for f in files.values() for d in f["destinations"].values()]
-    assert all(re.fullmatch(r"[0-9a-f]{64}\.(py|gz|json)", k) for k in keys), keys
+    assert all(re.fullmatch(r"[0-9a-f]{64}\.(py|gz|json|zip)", k) for k in keys), keys  # zip: a function's code
 
 
 def test_model_package_group_is_retained_with_a_per_stack_name(template: Template) -> None:
@@ -223,6 +228,23 @@ def test_a_new_model_goes_out_as_a_canary_rolled_back_by_the_endpoint_alarms_and
     assert new_fleet["MetricName"] == "ModelLatency" and new_fleet["ExtendedStatistic"] == "p99"
     [read] = [s for s in _statements(template) if s.get("Sid") == "ReadRollbackAlarms"]
     assert read["Action"] == "cloudwatch:DescribeAlarms" and len(read["Resource"]) == 3
+
+
+def test_an_approval_invokes_a_python_function_that_may_only_update_this_stack(template: Template) -> None:
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    approved = rules[f"{STAGES['local'].prefix}-model-approved"]
+    [(function_id, function)] = resources(template, "AWS::Lambda::Function").items()
+    assert {"Fn::GetAtt": [function_id, "Arn"]} in [t["Arn"] for t in approved["Targets"]]
+    properties = function["Properties"]
+    assert properties["Runtime"] == "python3.13" and properties["Handler"] == "handler.handler"
+    assert set(properties["Environment"]["Variables"]) >= {"STACK_NAME", "PACKAGE_PARAMETER", "DIGEST_PARAMETER",
+                                                           "CLOUDFORMATION_ROLE_ARN"}
+    [permission] = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+    statements = {s.get("Sid"): s for s in _statements(template)}
+    assert statements["UpdateThisStack"]["Resource"] == {"Ref": "AWS::StackId"}
+    assert statements["DeployWithTheCdkRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
 
 
 def test_stages_refuse_deployments_sagemaker_would_refuse() -> None:
