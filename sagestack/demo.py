@@ -3,12 +3,13 @@
 localcloud starts -> `sagestack deploy` deploys the stack with the CDK CLI (buckets, KMS,
 roles, pipeline, registry, alarms, alerts, rules) -> a month of TLC-schema trips goes to the
 stack's data bucket -> `pipeline start` runs the stack's pipeline (preprocess, train,
-evaluate, baseline, quality gate, register) -> `model approve` -> `endpoint deploy` serves
-the approved package through the stack (`cdk deploy` with it as a parameter) -> live traffic
-through sagemaker-runtime -> predictions, CloudWatch metrics and data capture are read back
--> normal, then drifted traffic with ground truth: the monitors, alarms, alerts and the retraining
-run they start -> artifacts and logs are copied out and an HTML report is written. It leaves
-nothing running, also when interrupted.
+evaluate, baseline, quality gate, register) -> `model approve`: the stack's rule and function
+deploy the approved package through the stack -> live traffic through sagemaker-runtime ->
+predictions, CloudWatch metrics and data capture are read back -> normal, then drifted traffic
+with ground truth: the monitors, alarms, alerts and the retraining run they start -> the
+retrained model is approved and goes out as a canary -> a release that fails every request is
+approved under traffic and rolled back by the 5XX alarm -> artifacts and logs are copied out and
+an HTML report is written. It leaves nothing running, also when interrupted.
 
 Every phase is timed; `run()` returns the timings so bench/demo.py can print them.
 """
@@ -99,7 +100,7 @@ def _outputs(cloudformation: Any) -> dict[str, str]:
 def run(out: Path) -> Timings:
     from infra import outputs as keys
     from infra.config import stage
-    from sagestack import demo_monitoring
+    from sagestack import demo_monitoring, demo_releases
     from sagestack.settings import LOCAL_STAGE
     from training.datagen import generate_month
 
@@ -130,12 +131,9 @@ def run(out: Path) -> Timings:
         with timings.phase("run the pipeline"):
             sagestack(cloud.url, "pipeline", "start", "--poll", "0.5", *(x for p in HYPERPARAMETERS for x in ("-p", p)))
 
-        with timings.phase("approve the model"):
+        with timings.phase("approve the model: the stack deploys it"):
             sagestack(cloud.url, "model", "list")
             sagestack(cloud.url, "model", "approve", "latest", "-m", "approved by make demo")
-
-        with timings.phase("serve the approved package through the stack"):
-            sagestack(cloud.url, "endpoint", "deploy")
 
         endpoint = stack[keys.ENDPOINT_NAME]
         with timings.phase("send traffic"):
@@ -172,6 +170,23 @@ def run(out: Path) -> Timings:
                             (config.data_quality_schedule, config.model_quality_schedule),
                             (f"{config.prefix}-data-drift", f"{config.prefix}-model-quality-rmse"),
                             stack[keys.PIPELINE_NAME], stack[keys.GROUND_TRUTH_URI], fresh_data)
+
+        with timings.phase("approve the retrained model: a canary deployment"):
+            sagestack(cloud.url, "model", "approve", "latest", "-m", "retrained on the drifted month")
+
+        with timings.phase("a release that fails every request: automatic rollback"):
+            version = demo_releases.register_failing_release(sm, s3, stack[keys.MODEL_PACKAGE_GROUP])
+            console.print(f"version {version}: the current model with serving code that fails every request")
+            with demo_releases.SteadyTraffic(rt, endpoint, rows[0]) as traffic:
+                try:
+                    sagestack(cloud.url, "model", "approve", version, "-m", "a bad build, approved by mistake")
+                except DemoError as e:
+                    console.print(f"[yellow]{e}[/]")
+                else:
+                    raise DemoError(f"version {version} fails every request, yet it was not rolled back")
+            console.print(f"steady traffic meanwhile: {traffic.answered} requests answered, {traffic.failed} failed "
+                          f"(the canary's share, until the 5XX alarm fired)")
+            sagestack(cloud.url, "endpoint", "status")
 
         with timings.phase("copy artifacts out, write the report"):
             sample = f"s3://{capture_bucket}/{captured[0]}" if captured else None
