@@ -25,7 +25,7 @@ from infra.outputs import (
     PACKAGE_PARAMETER,
     QUALITY_CONSTRAINTS_PARAMETER,
 )
-from sagestack import ab, progress, registry, render
+from sagestack import ab, progress, registry, render, variant_quality
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
 from sagestack.stack_cmds import deploy_stack
@@ -283,9 +283,12 @@ def _figures(app: App, endpoint_name: str, variant: str, minutes: int) -> ab.Var
 @click.argument("challenger")
 @click.option("--minutes", type=click.IntRange(1, 1440), default=60, show_default=True,
               help="How far back to look.")
+@click.option("--ground-truth", metavar="S3URI",
+              help="Where labels are (hour folders) [default: the stack's GroundTruthUri].")
 @pass_app
-def compare(app: App, champion: str, challenger: str, minutes: int) -> None:
-    """Compare two production variants: traffic, error rate (with a significance test) and latency."""
+def compare(app: App, champion: str, challenger: str, minutes: int, ground_truth: str | None) -> None:
+    """Compare two production variants: traffic, error rate and, where ground truth exists, accuracy
+    (each with a significance test), and latency."""
     name = app.settings.need("endpoint_name")
     described = describe(app, name)
     if described is None:
@@ -311,6 +314,38 @@ def compare(app: App, champion: str, challenger: str, minutes: int) -> None:
         app.out.print(f"the error rates differ (two-proportion z-test, p = {p:.3g} < 0.05): {worse} fails more")
     else:
         app.out.print(f"no significant difference in error rate (two-proportion z-test, p = {p:.3g})")
+    _compare_accuracy(app, described, (champion, challenger), minutes, ground_truth or app.settings.ground_truth_uri)
+
+
+def _compare_accuracy(app: App, described: dict[str, Any], variants: tuple[str, str], minutes: int,
+                      ground_truth: str | None) -> None:
+    """Each variant's MAE and RMSE on its captured requests that have ground truth, and Welch's t-test."""
+    config = app.sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    capture = (config.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+    if not capture or not ground_truth:
+        app.out.print("model quality: not compared (it needs data capture on the endpoint and ground truth)")
+        return
+    until = datetime.now(UTC)
+    since = until - timedelta(minutes=minutes)
+    truth = variant_quality.labels(app.s3, ground_truth, since, until)
+    a, b = (ab.Accuracy(variant_quality.errors(app.s3, capture, described["EndpointName"], v, truth, since, until))
+            for v in variants)
+    if not a.errors and not b.errors:
+        app.out.print(f"model quality: no labelled requests yet (labels go under {ground_truth}, by InferenceId)")
+        return
+    table = render.table("variant", "labelled requests", "MAE", "RMSE", title="model quality against ground truth")
+    for name, accuracy in zip(variants, (a, b), strict=True):
+        table.add_row(name, str(len(accuracy.errors)), render.metric(accuracy.mae), render.metric(accuracy.rmse))
+    app.out.print(table)
+    p = ab.accuracy_p_value(a, b)
+    if p is None:
+        app.out.print("not enough labelled requests on both variants to compare their accuracy")
+    elif p < 0.05:
+        worse = variants[1] if (b.mae or 0) > (a.mae or 0) else variants[0]
+        app.out.print(f"the accuracy differs (Welch's t-test on absolute errors, p = {p:.3g} < 0.05): "
+                      f"{worse} is less accurate")
+    else:
+        app.out.print(f"no significant difference in accuracy (Welch's t-test on absolute errors, p = {p:.3g})")
 
 
 @endpoint.command()

@@ -76,6 +76,7 @@ _FROM_OUTPUTS = {
     "alert_queue_url": (outputs.ALERT_QUEUE_URL, None),
     "served_model_package": (outputs.SERVED_MODEL_PACKAGE, None),
     "deployer_function": (outputs.DEPLOYER_FUNCTION, None),
+    "ground_truth_uri": (outputs.GROUND_TRUTH_URI, None),
 }
 
 
@@ -130,6 +131,7 @@ class Settings:
     alert_queue_url: str | None = None
     served_model_package: str | None = None
     deployer_function: str | None = None
+    ground_truth_uri: str | None = None
 
     def need(self, name: str) -> str:
         """The value of `name`, or a SagestackError saying why it is unknown and what to do."""

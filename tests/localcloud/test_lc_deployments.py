@@ -14,6 +14,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -205,11 +206,15 @@ def test_a_config_sagemaker_refuses_is_refused_at_the_call(endpoint: tuple[Works
     assert ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
 
 
-def _two_variants(ws: Workspace, name: str, a: str, b: str) -> str:
+def _two_variants(ws: Workspace, name: str, a: str, b: str, capture: str | None = None) -> str:
     """An InService endpoint `name` with variants A (model `a`) and B (model `b`), weighted equally."""
+    extra: dict[str, Any] = {"DataCaptureConfig": {
+        "EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": capture,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]}} if capture else {}
     ws.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": variant, "ModelName": f"{model}-{ws.tag}", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", a), ("B", b))])
+         "InitialInstanceCount": 1, "InitialVariantWeight": 1.0} for variant, model in (("A", a), ("B", b))],
+        **extra)
     ws.sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     assert wait_until(lambda: ws.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService", 120, 0.1)
     return name
@@ -306,4 +311,37 @@ def test_compare_finds_a_challenger_that_fails_more(fast: LocalCloud, endpoint: 
     assert "the error rates differ" in str(text) and "B fails more" in str(text)
     unknown = CliRunner().invoke(cli, [*options[:-2], "A", "C"], env={"COLUMNS": "250"})
     assert unknown.exit_code == 1 and "has no variant C (it has: A, B)" in unknown.output
+    ws.sm.delete_endpoint(EndpointName=name)
+
+
+def test_compare_finds_the_less_accurate_variant_from_ground_truth(fast: LocalCloud,
+                                                                  endpoint: tuple[Workspace, str]) -> None:
+    """Model quality per variant: captured answers joined with labels by InferenceId, Welch's t-test."""
+    ws, _ = endpoint
+    name = _two_variants(ws, f"quality-{ws.tag}", "one", "two", capture=ws.uri("capture"))
+    rt = fast.client("sagemaker-runtime")
+    labels = []
+    for variant in ("A", "B"):
+        for n in range(20):
+            rt.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=b"1", TargetVariant=variant,
+                               InferenceId=f"{variant}-{n}")
+            truth = 1.0 + 0.05 * (n % 5 - 2)  # A answers 1 (off by 0.06 on average), B answers 2 (off by 1)
+            labels.append(json.dumps({"groundTruthData": {"data": f"{truth}", "encoding": "CSV"},
+                                      "eventMetadata": {"eventId": f"{variant}-{n}"}, "eventVersion": "0"}))
+    ws.put(f"truth/{datetime.now(UTC):%Y/%m/%d/%H}/labels.jsonl", "\n".join(labels).encode())
+    captured = wait_until(lambda: sum(o["Size"] > 0 for o in ws.s3.list_objects_v2(
+        Bucket=ws.bucket, Prefix=f"capture/{name}/").get("Contents", [])) >= 2, 20, 0.2)
+    assert captured, "both variants' requests were not captured"
+    options = ["--endpoint-url", fast.url, "--endpoint-name", name, "endpoint", "compare", "A", "B",
+               "--ground-truth", ws.uri("truth")]
+
+    def compared() -> str | None:
+        shown = CliRunner().invoke(cli, options, env={"COLUMNS": "250"})
+        assert shown.exit_code == 0, shown.output
+        return shown.stdout if re.search(r"B\s+20\s+1(\.0+)?\s", shown.stdout) else None
+
+    text = wait_until(compared, 20, 0.3)
+    assert text, CliRunner().invoke(cli, options, env={"COLUMNS": "250"}).output
+    assert re.search(r"A\s+20\s+0\.06(0+)?\s+0\.0707", str(text)), text
+    assert "the accuracy differs" in str(text) and "B is less accurate" in str(text)
     ws.sm.delete_endpoint(EndpointName=name)
