@@ -1,6 +1,8 @@
 """CDK entry point: `npx cdk synth` / `npx cdk deploy`.
 
-Context `sagestack:stage` (local, dev or prod; default local) picks the StageConfig. The model the
+Context `sagestack:stage` (local, dev or prod; default local) picks the StageConfig;
+`sagestack:approval-function=false` leaves out the function that deploys approved models (for a
+cloud that cannot run Lambda functions: LocalStack without Docker). The model the
 endpoint serves is a stack parameter, not context (see infra/serving.py): `sagestack endpoint
 deploy` passes `--parameters ModelPackageArn=... --parameters ModelSha256=...` for the latest
 approved package, and later deploys keep those values.
@@ -17,6 +19,7 @@ from infra.config import stage
 from infra.nag import acknowledge
 from infra.stack import SageStack
 
+APPROVAL_FUNCTION_CONTEXT = "sagestack:approval-function"
 FEATURE_FLAGS = {
     "@aws-cdk/aws-iam:minimizePolicies": True,
     "@aws-cdk/core:validateSnapshotRemovalPolicy": True,
@@ -34,7 +37,8 @@ def build(app: cdk.App) -> SageStack:
     config = stage(app.node.try_get_context("sagestack:stage") or "local")
     account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=config.region)
-    stack = SageStack(app, config.stack_name, config=config, env=env)
+    approvals = str(app.node.try_get_context(APPROVAL_FUNCTION_CONTEXT) or "true").lower() != "false"
+    stack = SageStack(app, config.stack_name, config=config, env=env, approval_function=approvals)
     acknowledge(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack

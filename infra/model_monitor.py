@@ -158,7 +158,6 @@ class ModelMonitors(Construct):
                 monitoring_job_definition_name=definition_name,
                 monitoring_type=kind,
                 schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=HOURLY)))
-        schedule.add_dependency(definition)
         for resource in (definition, schedule):
             resource.cfn_options.condition = condition
         return schedule

@@ -54,6 +54,8 @@ def acknowledge(stack: cdk.Stack) -> None:
     _ack(pipeline, f"{_bucket(storage.artifacts)}/{PREFIX}/*", "the workload's runs, models and reports")
     _ack(model, f"{_bucket(storage.artifacts)}/{PREFIX}/runs/*", "model artifacts of the pipeline's runs")
     _ack(model, f"{_bucket(storage.capture)}/*", "endpoints write captured requests under names of their own")
+    if stack.deployer is None:
+        return
     deployer = stack.deployer.role.node.find_child("DefaultPolicy")
     _ack(deployer, f"{_SAGEMAKER}:model-package-group/{groups}*",
          "the stack's model package group, whose name ends with a part of the stack's id")

@@ -21,7 +21,8 @@ from training.preprocess import FEATURES
 
 
 class SageStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, approval_function: bool = True,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, description=f"sagestack {config.name}: taxi trip-duration MLOps",
                          **kwargs)
         self.config = config
@@ -49,7 +50,8 @@ class SageStack(cdk.Stack):
                 rule.node.add_dependency(self.pipeline.pipeline)
         self.serving = Serving(self, "Serving", config=config, role=r.model, key=s.key, capture_bucket=s.capture,
                                rollback_alarms=self.monitoring.rollback_alarms, topic=self.alerts.topic)
-        self.deployer = ApprovalDeployer(self, "ApprovalDeployer", config=config, approved=self.events.approved)
+        self.deployer = ApprovalDeployer(self, "ApprovalDeployer", config=config, approved=self.events.approved) \
+            if approval_function else None
         self.monitors = ModelMonitors(self, "ModelMonitors", config=config, role=r.model, serving=self.serving,
                                       reports=s.capture)
         self._outputs()
@@ -72,9 +74,10 @@ class SageStack(cdk.Stack):
             outputs.WORKLOAD_PREFIX: PREFIX,
             outputs.INPUT_DATA_URI: self.pipeline.input_data_uri,
             outputs.GROUND_TRUTH_URI: self.monitors.ground_truth_uri,
-            outputs.DEPLOYER_FUNCTION: self.deployer.function.function_name,
         }
         for key, value in values.items():
             cdk.CfnOutput(self, key, value=value)
+        if self.deployer is not None:
+            cdk.CfnOutput(self, outputs.DEPLOYER_FUNCTION, value=self.deployer.function.function_name)
         cdk.CfnOutput(self, outputs.SERVED_MODEL_PACKAGE, value=self.serving.package_arn,
                       condition=self.serving.condition)

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 TOOLKIT_STACK = "CDKToolkit"
 STAGE_CONTEXT = "sagestack:stage"
+APPROVAL_FUNCTION_CONTEXT = "sagestack:approval-function"
+"""infra/app.py's switch for the function that deploys approved models."""
 
 
 def _node_major() -> str:
@@ -63,23 +65,39 @@ def run(target: Target, args: list[str], show: Callable[[str], None] | None) -> 
     synthesizes into a cloud assembly of its own, so that two deploys at once (two terminals,
     parallel test workers) never write into one cdk.out.
     """
-    if not CDK.exists():
-        raise SagestackError(f"the CDK CLI is not installed ({CDK.relative_to(ROOT)} is missing): run `make setup` "
-                             "(npm ci) in the project")
+    _require_cli()
     with tempfile.TemporaryDirectory(prefix="sagestack-cdk-") as assembly:
         code = _cdk([str(CDK), *args, "--output", assembly], environment(target), show)
     if code != 0:
         raise SagestackError(f"`cdk {' '.join(args)}` failed (exit {code}); its output above says why")
 
 
-def _cdk(command: list[str], env: dict[str, str], show: Callable[[str], None] | None) -> int:
+def bootstrap(target: Target, environment_uri: str, show: Callable[[str], None] | None) -> None:
+    """`cdk bootstrap <environment>` outside the app's folder: with an explicit environment there is nothing
+    to synthesize, and in the app's folder the CDK CLI would run the whole app first (seconds, for nothing)."""
+    _require_cli()
+    args = ["bootstrap", environment_uri, "--no-notices", "--no-version-reporting"]
+    with tempfile.TemporaryDirectory(prefix="sagestack-bootstrap-") as folder:
+        code = _cdk([str(CDK), *args], {**environment(target), "CDK_DISABLE_CLI_TELEMETRY": "true"}, show,
+                    cwd=Path(folder))
+    if code != 0:
+        raise SagestackError(f"`cdk {' '.join(args)}` failed (exit {code}); its output above says why")
+
+
+def _require_cli() -> None:
+    if not CDK.exists():
+        raise SagestackError(f"the CDK CLI is not installed ({CDK.relative_to(ROOT)} is missing): run `make setup` "
+                             "(npm ci) in the project")
+
+
+def _cdk(command: list[str], env: dict[str, str], show: Callable[[str], None] | None, cwd: Path = ROOT) -> int:
     """Run the CDK CLI, in the foreground or streaming its lines to `show`; its exit code."""
     if show is None:
-        code = subprocess.run(command, cwd=ROOT, env=env).returncode  # in the foreground: Ctrl-C reaches it
+        code = subprocess.run(command, cwd=cwd, env=env).returncode  # in the foreground: Ctrl-C reaches it
     else:
         # Its own process group, so that an interrupt of ours (Ctrl-C, or SIGTERM turned into one) stops the
         # CDK CLI and whatever it started, and never leaves a deploy running behind our back.
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
                                 start_new_session=True)
         try:
@@ -108,5 +126,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(grace)
 
 
-def stage_args(stage: str) -> list[str]:
-    return ["--context", f"{STAGE_CONTEXT}={stage}"]
+def stage_args(stage: str, approval_function: bool = True) -> list[str]:
+    return ["--context", f"{STAGE_CONTEXT}={stage}",
+            *([] if approval_function else ["--context", f"{APPROVAL_FUNCTION_CONTEXT}=false"])]

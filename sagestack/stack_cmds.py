@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from infra import outputs
 from infra.config import STAGES as STAGE_CONFIGS
 from sagestack import cdk, render
 from sagestack.context import App, pass_app
@@ -26,21 +27,27 @@ from sagestack.settings import describe_stack, stack_name
 from sagestack.target import LOCAL_ACCOUNT
 
 
-def deploy_stack(app: App, parameters: dict[str, str] | None = None, yes: bool = False) -> float:
+def deploy_stack(app: App, parameters: dict[str, str] | None = None, yes: bool = False,
+                 approval_function: bool | None = None) -> float:
     """`cdk deploy` of the stage's stack with these parameter values; returns the seconds it took.
 
     Parameters not given keep their deployed values (the CDK CLI's default), so deploying an
-    infrastructure change keeps serving the model that was served.
+    infrastructure change keeps serving the model that was served. Likewise a stack deployed
+    without its approval function stays without it unless `approval_function` says otherwise.
     """
     started = time.monotonic()
     stage, target = app.stage, app.target
     name = stack_name(stage)
+    if approval_function is None:
+        deployed = app.settings.stack
+        approval_function = not deployed.exists or bool((deployed.outputs or {}).get(outputs.DEPLOYER_FUNCTION))
     local = not target.aws
     show = (lambda line: app.err.print(line, markup=False, highlight=False)) if local or yes else None
     if local and not describe_stack(app.client("cloudformation"), cdk.TOOLKIT_STACK).exists:
         app.err.print(f"bootstrapping {target.description} for the CDK (once per localcloud)")
-        cdk.run(target, ["bootstrap", f"aws://{LOCAL_ACCOUNT}/{target.region_name}"], show)
-    args = ["deploy", name, *cdk.stage_args(stage), "--require-approval", "never" if local or yes else "broadening"]
+        cdk.bootstrap(target, f"aws://{LOCAL_ACCOUNT}/{target.region_name}", show)
+    args = ["deploy", name, *cdk.stage_args(stage, approval_function), "--require-approval",
+            "never" if local or yes else "broadening"]
     for key, value in (parameters or {}).items():
         args += ["--parameters", f"{key}={value}"]
     app.err.print(f"deploying stack {name} to {target.description} with the CDK CLI")
@@ -52,14 +59,18 @@ def deploy_stack(app: App, parameters: dict[str, str] | None = None, yes: bool =
 @click.command()
 @click.option("--yes", "-y", is_flag=True,
               help="With --aws, deploy without asking about security-relevant changes (cdk --require-approval never).")
+@click.option("--approval-function/--no-approval-function", default=None,
+              help="Include the function that deploys approved models [default: as deployed; included in a new stack]. "
+                   "Leave it out where Lambda functions cannot run (LocalStack without Docker); "
+                   "`sagestack endpoint deploy` then deploys models.")
 @pass_app
-def deploy(app: App, yes: bool) -> None:
+def deploy(app: App, yes: bool, approval_function: bool | None) -> None:
     """Deploy the stack (infra/, with `cdk deploy`): buckets, roles, pipeline, registry, alarms, alerts, rules.
 
     Locally, a fresh localcloud is bootstrapped first. The model the endpoint serves is kept;
     `sagestack endpoint deploy` changes it.
     """
-    took = deploy_stack(app, yes=yes)
+    took = deploy_stack(app, yes=yes, approval_function=approval_function)
     s = app.settings
     app.out.print(f"stack {s.stack.name} is {s.stack.status} on {app.target.description} "
                   f"({render.seconds_text(took)}); pipeline {s.need('pipeline_name')}, data goes to "

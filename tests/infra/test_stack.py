@@ -247,6 +247,14 @@ def test_an_approval_invokes_a_python_function_that_may_only_update_this_stack(t
         "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
 
 
+def test_the_approval_function_can_be_left_out_where_lambda_cannot_run() -> None:
+    without = synth(**{"sagestack:approval-function": "false"})
+    assert not resources(without, "AWS::Lambda::Function") and not resources(without, "AWS::Lambda::Permission")
+    assert "DeployerFunctionName" not in without.find_outputs("*")
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(without, "AWS::Events::Rule").values()}
+    assert len(rules[f"{STAGES['local'].prefix}-model-approved"]["Targets"]) == 1  # still the alert topic
+
+
 def test_stages_refuse_deployments_sagemaker_would_refuse() -> None:
     from infra.config import ServingConfig, StageConfig
 

@@ -37,8 +37,11 @@ def sagestack(backplane: Backplane, *args: str) -> Result:
 
 @pytest.fixture(scope="module")
 def stack(backplane: Backplane) -> dict[str, str]:
-    """`sagestack deploy` in backplane mode: the CDK CLI bootstraps LocalStack and deploys the app into it."""
-    sagestack(backplane, "deploy")
+    """`sagestack deploy` in backplane mode: the CDK CLI bootstraps LocalStack and deploys the app into it.
+
+    Without the approval function: LocalStack runs Lambda functions only in Docker (and fetches its
+    runtime from the network), neither of which this tier has."""
+    sagestack(backplane, "deploy", "--no-approval-function")
     described = backplane.client("cloudformation").describe_stacks(StackName="SageStack-local")["Stacks"][0]
     assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
     return {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
