@@ -147,6 +147,15 @@ def _for_shape(service: str, shape: Shape, depth: int) -> st.SearchStrategy[Any]
 # --------------------------------------------------------------------------------------------- API requests
 
 
+def _header_text(value: object) -> str:
+    """A header value as sent: botocore leaves some generated values (booleans, numbers) unserialized."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _authorization(region: str, signing_name: str) -> str:
     return (f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/{region}/{signing_name}/aws4_request, "
             f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}")
@@ -223,7 +232,7 @@ def api_requests(draw: st.DrawFn) -> Request:
             path += ("&" if "?" in path else "?") + urlencode(query, doseq=True, errors="surrogatepass")
         elif isinstance(query, str) and query:
             path += ("&" if "?" in path else "?") + query
-        headers = [(k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in serialized["headers"].items()
+        headers = [(k, _header_text(v)) for k, v in serialized["headers"].items()
                    if k.lower() not in ("content-length", "host") and v is not None]  # None: a header left unset
         if model.protocol == "query":
             headers.append(("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"))
