@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/deployments.py
 
-localcloud runs with `--time-scale 360` (the demo's clock). The endpoint has two instances and
-serves a small model; the update is CANARY (one instance's share), baking 60 s (1/6 s here) after
-each step, with a one-minute 5XX alarm as the rollback alarm, under steady traffic.
+localcloud runs on the demo's clock (`--time-scale`, sagestack.demo_monitoring.TIME_SCALE). The
+endpoint has two instances and serves a small model; the update is CANARY (one instance's share),
+baking 60 s (a twelfth of a second at 720x) after each step, with a one-minute 5XX alarm as the
+rollback alarm, under steady traffic.
 
 Targets: a canary deployment completes in <= 15 s; a rollback ends (the old config InService
 again) <= 10 s after the alarm fired. A benchmark, not a test: it prints the figures.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.launcher import LocalCloud
+from sagestack.demo_monitoring import TIME_SCALE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +49,7 @@ def _alarmed_at(cw: Any, alarm: str) -> datetime | None:
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-deployments-") as folder, LocalCloud.start(
-            Path(folder) / "localcloud", args=["--time-scale", "360"]) as cloud:
+            Path(folder) / "localcloud", args=["--time-scale", str(TIME_SCALE)]) as cloud:
         sm, s3, cw = cloud.client("sagemaker"), cloud.client("s3"), cloud.client("cloudwatch")
         tag = uuid.uuid4().hex[:6]
         bucket = f"bench-{tag}"
@@ -98,7 +100,7 @@ def main() -> int:
         finally:
             stop.set()
             worker.join(10)
-    print(f"canary deployment (2 instances, canary 1, bake 60 s on a 360x clock): {canary:.1f} s  "
+    print(f"canary deployment (2 instances, canary 1, bake 60 s on a {TIME_SCALE}x clock): {canary:.1f} s  "
           f"[target <= 15 s: {'PASS' if canary <= 15 else 'MISS'}]")
     print(f"rollback after the 5XX alarm fired: {rolled_back:.1f} s  "
           f"[target <= 10 s: {'PASS' if rolled_back <= 10 else 'MISS'}]")

@@ -138,7 +138,7 @@ STAGES: dict[str, StageConfig] = {
                          retraining_schedule="rate(1 day)", capture_retention_days=7, log_retention_days=7,
                          serving=ServingConfig(min_instances=2, max_instances=4, traffic_routing="CANARY",
                                                bake_seconds=120, termination_wait_seconds=60,
-                                               deployment_timeout_seconds=600)),
+                                               deployment_timeout_seconds=1800)),
     # One instance: no canary is possible, so all at once, still baked and guarded by the rollback alarms.
     "dev": StageConfig(name="dev", account=None, region="us-east-1", retain_data=False,
                        serving=ServingConfig(capture_percent=100)),

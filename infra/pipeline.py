@@ -47,7 +47,7 @@ class TrainingPipeline(Construct):
         super().__init__(scope, construct_id)
         bundle = code_bundle.build_code_bundle(_BUCKET, "code")
         outdir = Path(cdk.Stage.of(self).outdir)  # type: ignore[union-attr]
-        text = cached_definition(outdir / "sagestack-definitions", bundle, dict(
+        text = cached_definition(DEFINITIONS_CACHE, bundle, dict(
             role_arn=_ROLE, bucket=_BUCKET, region=config.region, pipeline_name=config.pipeline_name, prefix=PREFIX,
             model_package_group_name=_GROUP, input_data_uri=_DATA))
         staging = outdir / "sagestack-code"
@@ -83,6 +83,11 @@ class TrainingPipeline(Construct):
         self.name = config.pipeline_name
         self.arn = cdk.Arn.format(cdk.ArnComponents(service="sagemaker", resource="pipeline",
                                                     resource_name=config.pipeline_name.lower()), cdk.Stack.of(self))
+
+
+DEFINITIONS_CACHE = Path(__file__).resolve().parents[1] / "cdk.out" / "sagestack-definitions"
+"""In the project's cdk.out whatever the assembly's folder: `sagestack deploy` synthesizes into a folder
+of its own each time (cdk.py), and entries are written whole (a rename), so synths can share it."""
 
 
 def cached_definition(cache: Path, bundle: code_bundle.CodeBundle, settings: dict[str, Any]) -> str:

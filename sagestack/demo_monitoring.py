@@ -18,8 +18,8 @@ from typing import Any
 
 from rich.console import Console
 
-TIME_SCALE = 360
-"""The demo's clock: an hour of monitoring schedule lasts 10 s, a 1-hour alarm period too."""
+TIME_SCALE = 720
+"""The demo's clock: an hour of monitoring schedule lasts 5 s, a 1-hour alarm period too."""
 REQUESTS = 600
 
 

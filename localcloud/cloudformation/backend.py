@@ -3,9 +3,10 @@
 Where we differ from moto (whose stack operations are synchronous, never roll back, and look
 change sets up by name across all stacks):
 
-- CreateStack, UpdateStack, DeleteStack and ExecuteChangeSet start the operation and return;
-  `engine.Runner` carries it out on its own thread, resource by resource, with events, and rolls
-  back on failure, as the CDK CLI expects to watch it do;
+- CreateStack, UpdateStack, DeleteStack and ExecuteChangeSet start the operation and return (once
+  it ended, when that takes under SETTLE_SECONDS); `engine.Runner` carries it out on its own
+  thread, resource by resource, with events, and rolls back on failure, as the CDK CLI expects to
+  watch it do;
 - change sets belong to a stack (the CDK CLI names every one `cdk-deploy-change-set`), a missing
   one is `ChangeSetNotFound` (moto's "stack does not exist" made the CLI wait forever), one with
   nothing to change is FAILED with AWS's reason, and one whose template cannot be deployed
@@ -36,6 +37,9 @@ from localcloud.cloudformation.engine import IN_PROGRESS, Runner, Stack, new_res
 from localcloud.engine import RESTART_REASON, Engine, Work
 
 log = logging.getLogger("localcloud.cloudformation")
+
+SETTLE_SECONDS = 3.0
+"""How long a call that starts a stack operation waits for it to end before answering (see `_run`)."""
 
 NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
               "change set.")
@@ -145,8 +149,17 @@ class LocalCloudFormationBackend(CloudFormationBackend):
         return None
 
     def _run(self, stack: Stack, work: Callable[[Runner], Any], after: Callable[[], None] | None = None) -> None:
-        """Carry out one operation in the background; the API call that started it has already returned."""
-        self.engine.submit(StackOperation(stack, Runner(stack, self.exports), work, after))
+        """Carry out one operation in the background, answering the call once it ends or SETTLE_SECONDS pass.
+
+        The operation is asynchronous, as on AWS; the call waits a moment because most of localcloud's
+        operations end within it, and clients poll (the CDK CLI every 5 s): one that finds the stack
+        settled at its first look has not waited 5 s for an operation of one.
+        """
+        operation = StackOperation(stack, Runner(stack, self.exports), work, after)
+        self.engine.submit(operation)
+        thread = self.engine.thread_of(operation.key)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(SETTLE_SECONDS)
 
     def _publish_exports(self, stack: Stack) -> None:
         if stack.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):

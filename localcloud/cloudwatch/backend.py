@@ -168,6 +168,40 @@ class LocalCloudWatchBackend(CloudWatchBackend):
                     series.add(ts, None, (float(datum.sample_count), float(datum.sum), float(datum.min),
                                           float(datum.max)), datum.unit)
 
+    def get_metric_data(self, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime,
+                        scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+        """MetricStat queries from the indexed series (percentiles included); anything else as moto does it.
+
+        moto scans every datapoint it ever stored once per period of every query, which takes
+        seconds once an endpoint has served for a while; here each query reads its own series.
+        """
+        if not queries or any("MetricStat" not in q for q in queries):
+            return super().get_metric_data(queries, start_time, end_time, scan_by)
+        start, end = _epoch(start_time.replace(microsecond=0)), _epoch(end_time.replace(microsecond=0))
+        if start >= end:
+            return super().get_metric_data(queries, start_time, end_time, scan_by)  # moto's errors
+        results = []
+        with self.lock:
+            for query in queries:
+                stat = query["MetricStat"]
+                metric = stat["Metric"]
+                series = self.series.get(_key(metric["Namespace"], metric["MetricName"],
+                                              metric.get("Dimensions") or []))
+                name = stat["Stat"]
+                simple = name in SIMPLE
+                grouped = series.periods(start, end, float(stat["Period"]), stat.get("Unit")) if series else {}
+                points = [(at, compute(period, name if simple else None, None if simple else name))
+                          for at, period in sorted(grouped.items())]
+                points = [(at, value) for at, value in points if value is not None]
+                if scan_by == "TimestampDescending":
+                    points.reverse()
+                if query.get("ReturnData", True):
+                    results.append({"id": query["Id"], "label": query.get("Label") or f"{metric['MetricName']} {name}",
+                                    "values": [value for _, value in points],
+                                    "timestamps": [datetime.fromtimestamp(at, UTC) for at, _ in points],
+                                    "status_code": "Complete"})
+        return results
+
     # ------------------------------------------------------------------ alarms
     def put_metric_alarm(self, name: str, *args: Any, **kwargs: Any) -> Alarm:
         if kwargs.get("rule"):

@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -261,3 +262,30 @@ def test_a_composite_alarm_follows_its_children(fast: LocalCloud, inbox: dict[st
     with pytest.raises(ClientError) as refused:
         cw.put_composite_alarm(AlarmName=f"bad-{tag}", AlarmRule="ALARM(x) AND")
     assert "AlarmRule ends too early" in refused.value.response["Error"]["Message"]
+
+
+def test_get_metric_data_reads_distributions_and_statistic_sets_by_exact_dimensions(fast: LocalCloud) -> None:
+    """Latency sent as Values/Counts (as localcloud's endpoints send it) answers percentiles; a metric's
+    dimensions are part of its identity, so a query for one set never sees another's data."""
+    cw = fast.client("cloudwatch")
+    now = datetime.now(UTC).replace(microsecond=0)
+    one = [{"Name": "Endpoint", "Value": "e"}]
+    cw.put_metric_data(Namespace=NS, MetricData=[
+        {"MetricName": "Latency", "Dimensions": one, "Timestamp": now, "Values": [10.0, 20.0, 900.0],
+         "Counts": [50, 45, 5], "Unit": "Microseconds"},
+        {"MetricName": "Latency", "Dimensions": [*one, {"Name": "Config", "Value": "c"}], "Timestamp": now,
+         "StatisticValues": {"SampleCount": 2, "Sum": 4000.0, "Minimum": 2000.0, "Maximum": 2000.0},
+         "Unit": "Microseconds"}])
+
+    def query(stat: str, dims: list[dict[str, str]]) -> list[float]:
+        found = cw.get_metric_data(StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5),
+                                   MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {
+                                       "Namespace": NS, "MetricName": "Latency", "Dimensions": dims},
+                                       "Period": 600, "Stat": stat}}])
+        return found["MetricDataResults"][0]["Values"]
+
+    assert query("SampleCount", one) == [100.0]
+    assert query("p50", one) == [10.0] and query("p99", one) == [900.0]
+    assert query("Average", one) == [pytest.approx((500 + 900 + 4500) / 100)]
+    assert query("Maximum", [*one, {"Name": "Config", "Value": "c"}]) == [2000.0]
+    assert query("p99", [*one, {"Name": "Config", "Value": "c"}]) == []  # sums and counts have no percentiles
