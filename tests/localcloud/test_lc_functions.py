@@ -13,6 +13,7 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +152,13 @@ def test_functions_that_cannot_load_say_why(localcloud: LocalCloud, function: di
     answer = _invoke(localcloud, name, {})
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(answer["Payload"].read())["errorType"] == kind
+
+
+def test_a_function_is_back_and_runs_after_a_restart(tmp_path: Path) -> None:
+    with LocalCloud.start(tmp_path) as cloud:
+        role = cloud.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        cloud.client("lambda").create_function(FunctionName="kept", Runtime="python3.12", Role=role,
+                                               Handler="app.handler", Code={"ZipFile": _zip({"app.py": HANDLER})})
+    with LocalCloud.start(tmp_path) as cloud:
+        answer = _invoke(cloud, "kept", {"n": 2})
+        assert json.loads(answer["Payload"].read())["echo"] == {"n": 2}
