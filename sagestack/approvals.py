@@ -45,28 +45,30 @@ def verdict(logs: Any, function: str, package_arn: str, since: datetime) -> dict
 
 
 def follow(app: App, package_arn: str, version: str, since: datetime, poll_seconds: float = 0.5) -> None:
-    """Wait for the function's verdict, then for the stack update it started; say how it ended."""
+    """Wait for the function's verdict, then for the stack update it started; say how it ended.
+
+    The endpoint is watched from the approval on: the function may still be waiting for
+    CloudFormation to take its update when the canary has already begun.
+    """
     s = app.settings
     function = str(s.deployer_function)
-    logs = app.client("logs")
-    found = None
-    with progress.spinner(app.err, f"the stack's {function} is taking version {version}:") as update:
+    logs, cloudformation, endpoint = app.client("logs"), app.client("cloudformation"), s.need("endpoint_name")
+    app.err.print(f"the stack's {function} is taking version {version}")
+    started = time.monotonic()
+    with progress.DeploymentWatch(app.err, app.sagemaker, app.client("cloudwatch"), endpoint):
+        found = None
         deadline = time.monotonic() + VERDICT_TIMEOUT
         while found is None and time.monotonic() < deadline:
-            update("waiting for its verdict")
             found = verdict(logs, function, package_arn, since)
             if found is None:
                 time.sleep(poll_seconds)
-    if found is None:
-        raise SagestackError(f"{function} said nothing about version {version} within {VERDICT_TIMEOUT:.0f} s; "
-                             f"see its log (`sagestack logs function`)")
-    if found.get("outcome") != "deploying":
-        app.out.print(f"not deployed: {found.get('reason', found.get('outcome'))}")
-        return
-    app.out.print(f"deploying version {version} through stack {s.stack.name} (canary, automatic rollback)")
-    cloudformation, endpoint = app.client("cloudformation"), s.need("endpoint_name")
-    started = time.monotonic()
-    with progress.DeploymentWatch(app.err, app.sagemaker, app.client("cloudwatch"), endpoint):
+        if found is None:
+            raise SagestackError(f"{function} said nothing about version {version} within {VERDICT_TIMEOUT:.0f} s; "
+                                 f"see its log (`sagestack logs function`)")
+        if found.get("outcome") != "deploying":
+            app.out.print(f"not deployed: {found.get('reason', found.get('outcome'))}")
+            return
+        app.out.print(f"deploying version {version} through stack {s.stack.name} (canary, automatic rollback)")
         # the function logs its verdict once CloudFormation accepted the update: from here the stack is busy
         # until the endpoint serves the new model or went back to the old one
         stack = describe_stack(cloudformation, s.stack.name)

@@ -45,6 +45,9 @@ def test_deploy_made_the_stack_and_names_say_where_each_name_comes_from(localclo
 
 
 def test_start_follows_a_successful_run_to_the_registered_model(localcloud: LocalCloud, deployed: Stack) -> None:
+    group = deployed[outputs.MODEL_PACKAGE_GROUP]  # other modules register in the stack's group too
+    sm = localcloud.client("sagemaker")
+    version = len(sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]) + 1
     result = invoke([*deployed.options, "pipeline", "start", *FAST, "--rmse-threshold", "100",
                      "--display-name", "cli-test-run", "--poll", "0.3"])
     assert result.exit_code == 0, result.output
@@ -53,22 +56,23 @@ def test_start_follows_a_successful_run_to_the_registered_model(localcloud: Loca
         assert re.search(rf"{step}: Succeeded", out), f"{step} missing from the progress log:\n{out}"
     assert "RmseGate: Succeeded after" in out and "outcome True" in out
     assert re.search(r"execution \w+ Succeeded in ", out)
-    assert "registered model package version 1" in out and "sagestack model approve 1" in out
-    group = deployed[outputs.MODEL_PACKAGE_GROUP]
-    packages = localcloud.client("sagemaker").list_model_packages(ModelPackageGroupName=group)
-    assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["PendingManualApproval"]
+    assert f"registered model package version {version}" in out and f"sagestack model approve {version}" in out
+    [package] = [p for p in sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+                 if p["ModelPackageVersion"] == version]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
 
     execution_id = re.search(r"started execution (\w+) of", out).group(1)
     steps = invoke([*deployed.options, "pipeline", "steps", execution_id])
     assert steps.exit_code == 0, steps.output
     assert f"execution {execution_id}  Succeeded" in steps.stdout
-    assert re.search(r"Register\s+RegisterModel\s+Succeeded.*model package 1", steps.stdout)
+    assert re.search(rf"Register\s+RegisterModel\s+Succeeded.*model package {version}", steps.stdout)
     assert re.search(r"Train\s+Training\s+Succeeded", steps.stdout)
     runs = invoke([*deployed.options, "pipeline", "list"])
     assert re.search(rf"^{execution_id}\s+Succeeded\s+.*cli-test-run", runs.stdout, re.MULTILINE), runs.stdout
 
     listed = invoke([*deployed.options, "model", "list"])
-    assert re.search(r"^1\s+Completed\s+PendingManualApproval\s+\S+ \S+\s+\d+\.\d+", listed.stdout, re.MULTILINE), \
+    assert re.search(rf"^{version}\s+Completed\s+PendingManualApproval\s+\S+ \S+\s+\d+\.\d+", listed.stdout,
+                     re.MULTILINE), \
         listed.stdout  # the evaluation report's metrics are shown
 
 
