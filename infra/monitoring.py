@@ -16,10 +16,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.namespaces import DATA_METRICS, MODEL_METRICS
 
 VARIANT = "AllTraffic"
-DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
-MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
 MINUTE = cdk.Duration.minutes(1)
 
 

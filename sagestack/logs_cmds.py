@@ -164,12 +164,7 @@ def execution(app: App, execution: str, follow: bool, poll: float) -> None:
 @pass_app
 def endpoint(app: App, follow: bool, poll: float) -> None:
     """The endpoint's model servers' log (every variant and instance); --follow until Ctrl-C."""
-    name = app.settings.need("endpoint_name")
-    tail = Tail(app.client("logs"), f"/aws/sagemaker/Endpoints/{name}")
-    try:
-        _follow(lambda: [(tail, None)], lambda: False, follow, poll)
-    except KeyboardInterrupt:
-        raise click.exceptions.Exit(130) from None
+    _tail_group(app, f"/aws/sagemaker/Endpoints/{app.settings.need('endpoint_name')}", follow, poll)
 
 
 @logs.command()
@@ -178,8 +173,12 @@ def endpoint(app: App, follow: bool, poll: float) -> None:
 @pass_app
 def function(app: App, follow: bool, poll: float) -> None:
     """The log of the stack's function that deploys approved models; --follow until Ctrl-C."""
-    name = app.settings.need("deployer_function")
-    tail = Tail(app.client("logs"), f"/aws/lambda/{name}")
+    _tail_group(app, f"/aws/lambda/{app.settings.need('deployer_function')}", follow, poll)
+
+
+def _tail_group(app: App, group: str, follow: bool, poll: float) -> None:
+    """A whole log group's events (every stream); with --follow, until Ctrl-C."""
+    tail = Tail(app.client("logs"), group)
     try:
         _follow(lambda: [(tail, None)], lambda: False, follow, poll)
     except KeyboardInterrupt:

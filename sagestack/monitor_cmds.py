@@ -14,7 +14,7 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
-from infra.monitoring import DATA_METRICS, MODEL_METRICS
+from infra.namespaces import DATA_METRICS, MODEL_METRICS
 from sagestack import render
 from sagestack.context import App, pass_app
 from sagestack.views.collect import metric_names

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.monitoring import DATA_METRICS, MODEL_METRICS
+from infra.namespaces import DATA_METRICS, MODEL_METRICS
 from sagestack import registry
 from sagestack.alerts_cmds import describe as describe_alert
 from sagestack.errors import one_line

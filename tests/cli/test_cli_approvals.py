@@ -8,18 +8,16 @@ the end. The packages here are in the stack's own model package group.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from cli_support import BROKEN_SOURCE, Stack, add_package, invoke, upload_models
 from support import LocalCloud
 
 from infra import outputs
+from sagestack.demo_releases import SteadyTraffic
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +64,10 @@ def test_an_approved_model_that_fails_under_traffic_is_rolled_back(localcloud: L
     serving = _served(localcloud)
     assert serving, "the previous test left a model served"
     broken = _package(localcloud, registry, source=BROKEN_SOURCE)
-    runtime, stop, answered = localcloud.client("sagemaker-runtime"), threading.Event(), Counter[str]()
-    endpoint = stack[outputs.ENDPOINT_NAME]
-
-    def traffic() -> None:
-        while not stop.is_set():
-            try:
-                runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=b"0,0,0")
-                answered["ok"] += 1
-            except ClientError:
-                answered["failed"] += 1
-
-    sender = threading.Thread(target=traffic)
-    sender.start()
-    try:
+    with SteadyTraffic(localcloud.client("sagemaker-runtime"), stack[outputs.ENDPOINT_NAME], "0,0,0") as traffic:
         rolled = invoke([*stack.options, "model", "approve", str(broken["ModelPackageVersion"])])
-    finally:
-        stop.set()
-        sender.join()
     assert rolled.exit_code == 1, rolled.output
     assert f"the deployment of model package version {broken['ModelPackageVersion']} was rolled back" in \
            rolled.stderr and "sagestack-local-endpoint-5xx" in rolled.stderr, rolled.output
     assert _served(localcloud) == serving
-    assert answered["ok"] > answered["failed"] > 0
+    assert traffic.answered > traffic.failed > 0  # the canary's share failed, for a moment

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from cli_support import BROKEN_SOURCE, PIN, Names, Stack, add_package, invoke, u
 from support import LocalCloud, wait_until
 
 from infra import outputs
+from sagestack.demo_releases import SteadyTraffic
 
 
 @pytest.fixture(scope="module")
@@ -153,23 +152,8 @@ def test_a_model_failing_under_traffic_is_rolled_back_and_the_stack_keeps_servin
     sm = localcloud.client("sagemaker")
     before = sm.describe_endpoint(EndpointName=endpoint)
     broken = _add_package(localcloud, names, approved=True, source=BROKEN_SOURCE)
-    runtime, stop, answered = localcloud.client("sagemaker-runtime"), threading.Event(), Counter[str]()
-
-    def traffic() -> None:  # steady, bounded: one request at a time
-        while not stop.is_set():
-            try:
-                runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=b"0,0,0")
-                answered["ok"] += 1
-            except ClientError:
-                answered["failed"] += 1
-
-    sender = threading.Thread(target=traffic)
-    sender.start()
-    try:
+    with SteadyTraffic(localcloud.client("sagemaker-runtime"), endpoint, "0,0,0") as traffic:
         rolled = invoke([*opts, "endpoint", "deploy", "--version", str(broken["ModelPackageVersion"])])
-    finally:
-        stop.set()
-        sender.join()
     assert rolled.exit_code == 1
     assert f"the deployment of model package version {broken['ModelPackageVersion']} was rolled back" in \
            rolled.stderr and "sagestack-local-endpoint-5xx" in rolled.stderr, rolled.output
@@ -182,7 +166,7 @@ def test_a_model_failing_under_traffic_is_rolled_back_and_the_stack_keeps_servin
     assert stack_now["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_now["Parameters"]}
     assert parameters["ModelPackageArn"] == good["ModelPackageArn"]
-    assert answered["ok"] > 0 and answered["failed"] > 0  # the canary's share failed, the rest was answered
+    assert traffic.answered > 0 and traffic.failed > 0  # the canary's share failed, the rest was answered
     result = invoke([*opts, "endpoint", "invoke", "--body", "0,0,0"])
     assert result.exit_code == 0 and float(result.stdout) == pytest.approx(3.0, abs=1e-6)
     assert invoke([*opts, "endpoint", "delete"]).exit_code == 0
