@@ -27,6 +27,7 @@ from localcloud.launcher import health
 from localcloud.settings import snapshot_path
 from sagestack import cloud, progress, render
 from sagestack.alerts_cmds import alerts
+from sagestack.console_cmds import console
 from sagestack.context import App, pass_app
 from sagestack.endpoint_cmds import endpoint
 from sagestack.errors import SagestackError, explain
@@ -113,6 +114,7 @@ cli.add_command(logs)
 cli.add_command(alerts)
 cli.add_command(monitor)
 cli.add_command(report)
+cli.add_command(console)
 
 
 # ---------------------------------------------------------------------------- localcloud in the background

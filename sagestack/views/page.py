@@ -31,7 +31,7 @@ class Assets:
     plotly: Markup
 
 
-def _script(text: str) -> Markup:
+def inline_script(text: str) -> Markup:
     """JavaScript safe to inline in <script>: nothing in it may end the element early."""
     return Markup(text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT"))
 
@@ -44,8 +44,8 @@ def assets() -> Assets:
     css = (static / "report.css").read_text(encoding="utf-8")
     if "</style" in css.lower():
         raise ValueError("report.css must not contain </style>")
-    return Assets(css=Markup(css), charts=_script((static / "charts.js").read_text(encoding="utf-8")),
-                  plotly=_script(get_plotlyjs()))
+    return Assets(css=Markup(css), charts=inline_script((static / "charts.js").read_text(encoding="utf-8")),
+                  plotly=inline_script(get_plotlyjs()))
 
 
 def _when(moment: Any) -> str:

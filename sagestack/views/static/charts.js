@@ -35,4 +35,6 @@
   } else {
     draw();
   }
+  // The console swaps sections in place (htmx): their new figures are drawn once they settle.
+  document.addEventListener("htmx:afterSettle", draw);
 })();
