@@ -503,3 +503,35 @@ def test_missing_script_is_a_clear_error(tmp_path):
     (source / "inference/inference.py").unlink()
     with pytest.raises(FileNotFoundError, match=r"job code for 'inference' is missing: .*inference\.py"):
         build_code_bundle(BUCKET, "p/code", source)
+
+
+def test_the_definition_reads_as_a_graph_coloured_by_an_executions_statuses(definition: dict[str, Any]) -> None:
+    """The console's pipeline view: dependencies from property references, the gate's two branches."""
+    from sagestack.views import pipeline_graph as graph_view
+
+    graph = graph_view.parse(definition)
+    assert list(graph.steps) == ["Preprocess", "Train", "Evaluate", "Baseline", "RmseGate", "Register",
+                                 "RmseTooHigh"]
+    edges = {(e.source, e.target, e.kind) for e in graph.edges}
+    assert {("Preprocess", "Train", "depends"), ("Train", "Evaluate", "depends"), ("Evaluate", "RmseGate", "depends"),
+            ("RmseGate", "Register", "if"), ("RmseGate", "RmseTooHigh", "else")} <= edges
+    assert graph_view.columns(graph) == {"Preprocess": 0, "Train": 1, "Baseline": 1, "Evaluate": 2, "RmseGate": 3,
+                                         "Register": 4, "RmseTooHigh": 4}
+    failed_gate = {name: "Succeeded" for name in ("Preprocess", "Train", "Evaluate", "Baseline", "RmseGate")}
+    figure = graph_view.figure(graph, {**failed_gate, "RmseTooHigh": "Failed"}, "a run the gate stopped")
+    steps = figure["data"][-1]
+    colours = dict(zip(steps["text"], steps["marker"]["color"], strict=True))
+    assert colours["Train"] == graph_view.STATUS_COLOURS["Succeeded"]
+    assert colours["RmseTooHigh"] == graph_view.STATUS_COLOURS["Failed"]
+    assert colours["Register"] == graph_view.NOT_RUN  # the branch not taken
+    assert {trace["name"] for trace in figure["data"][:-1]} == {"depends", "if", "else"}
+
+
+def test_depends_on_counts_and_unknown_steps_are_left_out() -> None:
+    from sagestack.views import pipeline_graph as graph_view
+
+    graph = graph_view.parse({"Steps": [
+        {"Name": "A", "Type": "Processing", "Arguments": {}},
+        {"Name": "B", "Type": "Processing", "Arguments": {"X": {"Get": "Steps.Gone.Output"}}, "DependsOn": ["A"]}]})
+    assert [(e.source, e.target, e.kind) for e in graph.edges] == [("A", "B", "depends")]
+    assert graph_view.columns(graph) == {"A": 0, "B": 1}
