@@ -69,8 +69,9 @@ def create(snapshot: LiveSnapshot, approve: Callable[[str, str, str], None] | No
         if name not in SECTIONS:
             abort(404, f"there is no section {name!r}")
         snap = snapshot()
-        html = render(f"sections/{name}.html", snap=snap, writable=approve is not None)
-        figures = {key: figure for key, figure in charts.figures(snap).items() if f'id="{key}"' in html}
+        every = charts.figures(snap)
+        html = render(f"sections/{name}.html", snap=snap, figures=every, writable=approve is not None)
+        figures = {key: figure for key, figure in every.items() if f'id="{key}"' in html}
         return render("console_section.html", html=Markup(html), figures=figures)
 
     @app.post("/versions/<version>/<decision>")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sagestack.views import pipeline_graph as graph_view
 from sagestack.views.collect import FeatureDistribution, Monitor, PipelineRun, Snapshot
 
 STATE_COLOURS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#bcbd22"}
@@ -114,9 +115,19 @@ def alarm_timeline(snapshot: Snapshot) -> Figure | None:
                                                    "gridcolor": "#eee"})}
 
 
+def pipeline_graph(snapshot: Snapshot) -> Figure | None:
+    """The pipeline's definition as a graph, its steps coloured by the latest run's statuses."""
+    if not snapshot.definition.get("Steps"):
+        return None
+    latest = snapshot.runs[0] if snapshot.runs else None
+    title = f"{snapshot.pipeline}: latest run {latest.id}, {latest.status}" if latest else snapshot.pipeline
+    return graph_view.figure(graph_view.parse(snapshot.definition), latest.steps if latest else {}, title)
+
+
 def figures(snapshot: Snapshot) -> dict[str, Figure]:
     """Every figure of the report by the id of the element it is drawn into (absent: nothing to plot)."""
     found: dict[str, Figure | None] = {"run-metrics": run_metrics(snapshot.runs),
+                                       "pipeline-graph": pipeline_graph(snapshot),
                                        "alarm-timeline": alarm_timeline(snapshot)}
     for n, monitor in enumerate(snapshot.monitors):
         if monitor.kind == "ModelQuality":

@@ -46,6 +46,8 @@ class PipelineRun:
     metrics: dict[str, float]
     """The Evaluate step's test metrics (evaluation.json), if it ran."""
     failure: str = ""
+    steps: dict[str, str] = field(default_factory=dict)
+    """Each step that started, by name: its status."""
 
 
 @dataclass
@@ -139,6 +141,8 @@ class Snapshot:
     alarms: list[AlarmState] = field(default_factory=list)
     timeline: list[AlarmChange] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    definition: dict[str, Any] = field(default_factory=dict)
+    """The pipeline's definition (DescribePipeline), drawn as a graph of the latest run."""
     problems: dict[str, str] = field(default_factory=dict)
 
 
@@ -162,6 +166,7 @@ class Collector:
         snap = Snapshot(stack=stack, endpoint=endpoint, pipeline=pipeline, target=target, taken=datetime.now(UTC))
         sections: list[tuple[str, Callable[[], None]]] = [
             ("runs", lambda: snap.runs.extend(self.runs(pipeline))),
+            ("runs", lambda: snap.definition.update(self.definition(pipeline))),
             ("versions", lambda: snap.versions.extend(self.versions(group, snap.runs))),
             ("monitors", lambda: snap.monitors.extend(self.monitors(endpoint))),
             ("alarms", lambda: snap.alarms.extend(self.alarms(topic))),
@@ -208,6 +213,10 @@ class Collector:
             found.append(run)
         return found
 
+    def definition(self, pipeline: str) -> dict[str, Any]:
+        described = self.client("sagemaker").describe_pipeline(PipelineName=pipeline)
+        return dict(json.loads(described.get("PipelineDefinition") or "{}"))
+
     def _run(self, arn: str) -> PipelineRun:
         sm = self.client("sagemaker")
         described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
@@ -227,7 +236,8 @@ class Collector:
             ended=described.get("LastModifiedTime") if status in FINISHED_RUNS else None,
             started_by=described.get("PipelineExecutionDescription") or described.get(
                 "PipelineExecutionDisplayName") or "", version=version, metrics=metrics,
-            failure=described.get("FailureReason") or "")
+            failure=described.get("FailureReason") or "",
+            steps={str(s.get("StepName")): str(s.get("StepStatus")) for s in steps})
 
     def versions(self, group: str, runs: list[PipelineRun]) -> list[ModelVersion]:
         sm = self.client("sagemaker")

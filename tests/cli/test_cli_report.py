@@ -129,7 +129,7 @@ def test_report_of_a_served_and_monitored_model_draws_every_plot(localcloud: Loc
         charts = browser.find_elements("css selector", ".chart")
         states = {c.get_attribute("id"): c.get_attribute("data-rendered") for c in charts}
         assert states and set(states.values()) == {"true"}, states
-        assert {"run-metrics", "alarm-timeline"} <= set(states)
+        assert {"run-metrics", "pipeline-graph", "alarm-timeline"} <= set(states)
         features = [i for i in states if "-feature-" in i]
         per_monitor = Counter(i.split("-feature-")[0] for i in features)
         # every feature against its baseline, for each data-quality monitor that ran (on the 60x clock the

@@ -90,3 +90,6 @@ def test_the_console_refuses_other_hosts_other_pages_and_posts_without_its_token
     assert status == 403 and "other pages" in body
     status, body = _status(f"{url}sections/<script>")
     assert status == 404 and "<script>" not in body  # escaped, and no stack trace
+    for name in ("runs", "versions", "monitors", "alarms", "alerts"):  # what each section polls
+        status, body = _status(f"{url}sections/{name}")
+        assert status == 200 and f'<section id="{name}">' in body, (name, body[:500])
