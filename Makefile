@@ -118,6 +118,7 @@ bench: $(BENCH_STAMP) $(NODE_STAMP) runtimes
 	.venv/bin/python bench/deployments.py
 	.venv/bin/python bench/persistence.py
 	.venv/bin/python bench/cdk_deploy.py
+	.venv/bin/python bench/console.py
 	.venv/bin/python bench/demo.py
 
 clean:
