@@ -83,5 +83,11 @@ def follow(app: App, package_arn: str, version: str, since: datetime, poll_secon
         return
     reason = (app.sagemaker.describe_endpoint(EndpointName=endpoint).get("FailureReason") or
               f"stack {s.stack.name} ended {stack.status}")
-    raise SagestackError(f"the deployment of model package version {version} was rolled back: "
-                         f"{render.one_line_reason(reason, 300)}; the endpoint serves {served or 'nothing'}")
+    raise rolled_back(version, reason, served)
+
+
+def rolled_back(version: str, reason: str, served: str | None) -> SagestackError:
+    """The error of a deployment the guardrails (or a failed stack update) took back, for `model approve` and
+    `endpoint deploy` alike."""
+    return SagestackError(f"the deployment of model package version {version} was rolled back: "
+                          f"{render.one_line_reason(reason, 300)}; it still serves {served or 'nothing'}")

@@ -25,7 +25,7 @@ from infra.outputs import (
     PACKAGE_PARAMETER,
     QUALITY_CONSTRAINTS_PARAMETER,
 )
-from sagestack import ab, progress, registry, render, variant_quality
+from sagestack import ab, approvals, progress, registry, render, variant_quality
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
 from sagestack.stack_cmds import deploy_stack
@@ -151,9 +151,7 @@ def _explain_rollback(app: App, name: str, version: str, served_before: str | No
     reason = (described or {}).get("FailureReason") or ""
     if described is None or "rolled back" not in reason or described["LastModifiedTime"] < since - timedelta(seconds=5):
         return
-    still = f"; it still serves {served_before}" if served_before else ""
-    raise SagestackError(f"the deployment of model package version {version} was rolled back: "
-                         f"{render.one_line_reason(reason, 300)}{still}")
+    raise approvals.rolled_back(version, reason, served_before)
 
 
 def _content_type(body: bytes, file_name: str | None) -> str:
