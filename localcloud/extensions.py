@@ -22,7 +22,8 @@ _cloudformation_ready = threading.Event()
 
 
 def install(data_dir: Path) -> None:
-    """Install our backends (SageMaker, S3, CloudWatch, Lambda), rule targets and the alarm evaluator (idempotent).
+    """Install our backends (SageMaker, S3, CloudWatch, Logs, Lambda), rule targets and the alarm evaluator
+    (idempotent).
 
     CloudFormation is installed apart (`install_cloudformation`): importing moto's template engine
     imports every service it can create (EC2's region and instance-type tables among them) and
@@ -35,6 +36,7 @@ def install(data_dir: Path) -> None:
         return
     from moto.awslambda import models as awslambda
     from moto.cloudwatch import models as cloudwatch
+    from moto.logs import models as logs
     from moto.s3 import models as s3
     from moto.sagemaker import models
 
@@ -42,6 +44,7 @@ def install(data_dir: Path) -> None:
     from localcloud.cloudwatch import evaluator
     from localcloud.cloudwatch.backend import LocalCloudWatchBackend
     from localcloud.lambda_.backend import LocalLambdaBackend
+    from localcloud.logs.backend import LocalLogsBackend
     from localcloud.s3.backend import LocalS3Backend
     from localcloud.sagemaker import monitoring
     from localcloud.sagemaker.backend import LocalSageMakerBackend
@@ -50,6 +53,7 @@ def install(data_dir: Path) -> None:
     s3.s3_backends.backend = LocalS3Backend
     cloudwatch.cloudwatch_backends.backend = LocalCloudWatchBackend
     awslambda.lambda_backends.backend = LocalLambdaBackend
+    logs.logs_backends.backend = LocalLogsBackend
     eventbridge.install()
     evaluator.start()
     monitoring.start()

@@ -78,9 +78,9 @@ def _follow(tails: Callable[[], list[tuple[Tail, str | None]]], done: Callable[[
     """Print what the tails hold; with `follow`, keep printing until `done()` (then once more)."""
     while True:
         finished = done() if follow else True
-        for tail, label in tails():
-            for event in tail.poll():
-                _show(event, label)
+        fresh = [(event, label) for tail, label in tails() for event in tail.poll()]
+        for event, label in sorted(fresh, key=lambda pair: pair[0]["timestamp"]):  # steps' lines interleaved
+            _show(event, label)
         if finished:
             return
         time.sleep(poll)

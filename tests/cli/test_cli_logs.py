@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
+from botocore.exceptions import ClientError
 from cli_support import SKLEARN_IMAGE, invoke
 from support import LocalCloud
 
@@ -46,3 +48,27 @@ def test_an_executions_log_labels_each_line_with_its_step(localcloud: LocalCloud
     assert re.search(r"\[First\] hello from First", result.stdout), result.stdout
     assert re.search(r"\[Second\] hello from Second", result.stdout), result.stdout
     assert result.stdout.index("hello from First") < result.stdout.index("hello from Second")
+
+
+def test_a_jobs_log_is_its_streams_only(localcloud: LocalCloud) -> None:
+    """SageMaker names a job's streams `<job>/...`: reading one job's log is a stream-prefix filter, which
+    localcloud honours as CloudWatch Logs does (and refuses beside logStreamNames, as AWS does)."""
+    logs, group, tag = localcloud.client("logs"), f"/test/prefix-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    logs.create_log_group(logGroupName=group)
+    for stream in (f"job-{tag}/algo-1", f"job-{tag}-2/algo-1", f"other-{tag}/algo-1"):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": int(time.time() * 1000), "message": f"from {stream}"}])
+
+    def read(prefix: str) -> list[str]:
+        return [e["message"] for e in logs.filter_log_events(logGroupName=group, logStreamNamePrefix=prefix)["events"]]
+
+    assert sorted(read(f"job-{tag}/")) == [f"from job-{tag}/algo-1"]
+    assert sorted(read(f"job-{tag}")) == [f"from job-{tag}-2/algo-1", f"from job-{tag}/algo-1"]
+    assert read("nothing-matches") == []
+    try:
+        logs.filter_log_events(logGroupName=group, logStreamNamePrefix="job", logStreamNames=[f"job-{tag}/algo-1"])
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "InvalidParameterException"
+    else:
+        raise AssertionError("a prefix beside stream names was accepted")
