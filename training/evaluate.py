@@ -17,7 +17,8 @@ whose output is read by a pipeline Condition step (``JsonGet`` on
 * ``<base>/evaluation/evaluation.json``: SageMaker's regression layout,
   ``{"regression_metrics": {"mse"|"rmse"|"mae"|"r2": {"value", "standard_deviation"}}}``, plus
   ``{"model": {"sha256": ...}}``, the digest of the model.joblib these metrics are for (the
-  pipeline registers it with the model package, and endpoints refuse any other artifact).
+  pipeline registers it with the model package, and endpoints refuse any other artifact), with
+  the model's lineage from model.json (``data_sha256``, ``hyperparameters``, ``versions``).
   ``standard_deviation`` is the spread of the metric over ``--bootstrap-samples``
   (default 200) resamples of the test rows drawn with ``--seed`` (default 0),
   so it is a finite, reproducible number; with fewer than 2 rows it is 0.0.
@@ -104,6 +105,10 @@ def extract_model(archive: Path, dest: Path) -> Path:
     if len(found) != 1:
         raise EvaluationError(f"{archive.name} holds {len(found)} {MODEL_FILE} files; expected exactly one")
     return found[0]
+
+
+LINEAGE = ("data_sha256", "hyperparameters", "versions")
+"""What evaluation.json's "model" repeats from model.json, besides the digest."""
 
 
 def sha256_file(path: Path) -> str:
@@ -224,9 +229,11 @@ def run(args: argparse.Namespace) -> dict:
         model, card = load_verified_model(model_dir)
         X, y = load_test(base / "test", card["feature_names"])
         pred = np.asarray(model.predict(X), dtype="float64")
-    # The digest this evaluation vouches for: the registry records it and endpoints pin it.
+    # The digest this evaluation vouches for: the registry records it and endpoints pin it. The model's
+    # lineage (its training data's digest, hyperparameters, library versions) travels with it, so the
+    # registry shows where a version came from without opening its artifact.
     report = {"regression_metrics": evaluate(y, pred, args.bootstrap_samples, args.seed),
-              "model": {"sha256": card["model_sha256"]}}
+              "model": {"sha256": card["model_sha256"], **{k: card[k] for k in LINEAGE if k in card}}}
     out = base / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -19,7 +19,9 @@ def test_evaluation_report_has_the_regression_layout(pipeline) -> None:
     report = json.loads((pipeline.base / "evaluation" / "evaluation.json").read_text())
     assert list(report) == ["regression_metrics", "model"]
     card = json.loads((pipeline.model_a / "model.json").read_text())
-    assert report["model"] == {"sha256": card["model_sha256"]}  # the digest the registry will pin
+    assert report["model"]["sha256"] == card["model_sha256"]  # the digest the registry will pin
+    lineage = {k: card[k] for k in ("data_sha256", "hyperparameters", "versions")}
+    assert {k: report["model"][k] for k in lineage} == lineage  # where the model came from, for the registry
     metrics = report["regression_metrics"]
     assert set(metrics) == {"mse", "rmse", "mae", "r2"}
     for entry in metrics.values():
