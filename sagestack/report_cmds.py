@@ -45,7 +45,7 @@ def report(app: App, output: Path) -> None:
     """Write an HTML report: runs, model versions, drift and quality plots, alarm timeline, alerts."""
     s = app.settings
     with app.err.status("reading the stack's pipeline runs, models, monitors, alarms and alerts"):
-        snapshot = Collector(app.client).snapshot(
+        snapshot = Collector(app.client, deployer=str(s.deployer_function or "")).snapshot(
             stack=s.stack.name, target=s.where, pipeline=s.need("pipeline_name"), group=s.need("model_package_group"),
             endpoint=s.need("endpoint_name"), topic=s.need("alert_topic_arn"), queue=s.need("alert_queue_url"))
     html = page.report(snapshot)

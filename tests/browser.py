@@ -67,6 +67,7 @@ def browser() -> Iterator[Any]:
 
 def screenshot(driver: Any, name: str) -> Path:
     """A screenshot of the whole page (the window grown to the page's height) under test-artifacts/."""
+    driver.set_window_size(1400, 1000)  # the page's own height, not the window a longer page left behind
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.set_window_size(1400, min(max(height, 800), 12000))
     path = artifacts() / f"{name}.png"

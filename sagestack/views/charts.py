@@ -7,11 +7,12 @@ Colours mean the same everywhere: an alarm state's colour, a baseline's grey, a 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sagestack.views import pipeline_graph as graph_view
 from sagestack.views.collect import FeatureDistribution, Monitor, PipelineRun, Snapshot
+from sagestack.views.serving import EndpointView
 
 STATE_COLOURS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#bcbd22"}
 BASELINE, WINDOW, THRESHOLD = "#9e9e9e", "#1f77b4", "#d62728"
@@ -27,6 +28,13 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def _time_axis(times: list[datetime], least: timedelta = timedelta(minutes=15)) -> dict[str, Any]:
+    """A time axis at least `least` wide, ending a minute after the last point: a first point alone is
+    not drawn as a sliver of a millisecond."""
+    end = max(times) + timedelta(minutes=1)
+    return {"type": "date", "gridcolor": "#eee", "range": [_iso(min(min(times), end - least)), _iso(end)]}
 
 
 def run_metrics(runs: list[PipelineRun]) -> Figure | None:
@@ -55,6 +63,7 @@ def drift_series(monitor: Monitor) -> Figure | None:
              "x": [_iso(t) for t in s.times], "y": s.values} for s in series]
     return {"data": data, "layout": _layout("Drift distance per feature (Model Monitor's metric)",
                                             shapes=_threshold(monitor.threshold),
+                                            xaxis=_time_axis([t for s in series for t in s.times]),
                                             yaxis={"title": {"text": "distance"}, "gridcolor": "#eee",
                                                    "rangemode": "tozero"})}
 
@@ -68,6 +77,7 @@ def quality_series(monitor: Monitor) -> Figure | None:
              "y": s.values, "marker": {"color": METRIC_COLOURS[s.name]}, **({"yaxis": "y2"} if s.name == "r2" else {})}
             for s in series]
     return {"data": data, "layout": _layout("Model quality against ground truth", shapes=_threshold(monitor.threshold),
+                                            xaxis=_time_axis([t for s in series for t in s.times]),
                                             yaxis={"title": {"text": "minutes"}, "gridcolor": "#eee",
                                                    "rangemode": "tozero"},
                                             yaxis2={"title": {"text": "r2"}, "overlaying": "y", "side": "right"})}
@@ -116,18 +126,39 @@ def alarm_timeline(snapshot: Snapshot) -> Figure | None:
 
 
 def pipeline_graph(snapshot: Snapshot) -> Figure | None:
-    """The pipeline's definition as a graph, its steps coloured by the latest run's statuses."""
+    """The pipeline's definition as a graph, its steps coloured by the statuses of the execution shown."""
     if not snapshot.definition.get("Steps"):
         return None
-    latest = snapshot.runs[0] if snapshot.runs else None
-    title = f"{snapshot.pipeline}: latest run {latest.id}, {latest.status}" if latest else snapshot.pipeline
-    return graph_view.figure(graph_view.parse(snapshot.definition), latest.steps if latest else {}, title)
+    shown = snapshot.execution
+    title = f"{snapshot.pipeline}: run {shown.id}, {shown.status}" if shown else snapshot.pipeline
+    return graph_view.figure(graph_view.parse(snapshot.definition), shown.statuses if shown else {}, title)
+
+
+def endpoint_traffic(view: EndpointView | None, metrics: tuple[str, ...], title: str, unit: str) -> Figure | None:
+    """Per variant, `metrics` per minute (AWS/SageMaker), one line each."""
+    if view is None:
+        return None
+    series = [t for t in view.traffic if t.metric in metrics and any(t.values)]  # no line of zeros
+    if not series:
+        return None
+    data = [{"type": "scatter", "mode": "lines+markers", "name": f"{t.variant} {t.metric}",
+             "x": [_iso(x) for x in t.times], "y": t.values} for t in series]
+    return {"data": data, "layout": _layout(title, xaxis=_time_axis([x for t in series for x in t.times]),
+                                            yaxis={"title": {"text": unit}, "gridcolor": "#eee",
+                                                   "rangemode": "tozero"})}
 
 
 def figures(snapshot: Snapshot) -> dict[str, Figure]:
     """Every figure of the report by the id of the element it is drawn into (absent: nothing to plot)."""
     found: dict[str, Figure | None] = {"run-metrics": run_metrics(snapshot.runs),
                                        "pipeline-graph": pipeline_graph(snapshot),
+                                       "endpoint-invocations": endpoint_traffic(
+                                           snapshot.serving, ("Invocations", "Invocation4XXErrors",
+                                                              "Invocation5XXErrors"),
+                                           "Invocations and errors per minute", "requests"),
+                                       "endpoint-latency": endpoint_traffic(
+                                           snapshot.serving, ("ModelLatency",), "Model latency (average per minute)",
+                                           "microseconds"),
                                        "alarm-timeline": alarm_timeline(snapshot)}
     for n, monitor in enumerate(snapshot.monitors):
         if monitor.kind == "ModelQuality":

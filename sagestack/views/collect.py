@@ -1,16 +1,20 @@
 """What the report shows, read through the AWS API only, so it works against localcloud and AWS alike.
 
-Each section (pipeline runs, model versions, the two monitors, alarms, alerts) is collected on
-its own: an AWS error or a missing resource in one becomes a one-line problem shown in that
-section's place, never a failed report. Finished pipeline runs never change, so what was read
-about them is kept for the next collection (the console will collect again and again).
+Each section (pipeline runs and one execution in detail, model versions and one in detail, the
+endpoint, the monitors, alarms, alerts) is collected on its own: an AWS error or a missing
+resource in one becomes a one-line problem shown in that section's place, never a failed report.
+A console page reads only its own sections. Finished pipeline runs, finished jobs and a version's
+description (until its approval changes) never change, so what was read about them is kept for
+the next collection (the console collects again and again), and what is new is read in parallel.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,9 +22,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.namespaces import DATA_METRICS, MODEL_METRICS
-from sagestack import registry
+from sagestack import approvals, registry
 from sagestack.alerts_cmds import describe as describe_alert
 from sagestack.errors import one_line
+from sagestack.views import execution_detail, lineage, serving
+from sagestack.views.documents import Documents
 
 RUNS = 50
 """Pipeline executions shown (the newest)."""
@@ -32,6 +38,10 @@ FINISHED_RUNS = ("Succeeded", "Failed", "Stopped")
 ANALYSED = ("Completed", "CompletedWithViolations")
 """Monitoring runs that analysed data (a run over an hour without traffic fails: "no data")."""
 DRIFT_PREFIX = "feature_baseline_drift_"
+SECTIONS = ("runs", "execution", "versions", "version", "endpoint", "monitors", "alarms", "alerts")
+"""Every section a snapshot may hold (each is a template under templates/sections/)."""
+PARALLEL = 8
+"""AWS calls made at once when many things are new (runs, versions)."""
 
 
 @dataclass
@@ -142,7 +152,13 @@ class Snapshot:
     timeline: list[AlarmChange] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     definition: dict[str, Any] = field(default_factory=dict)
-    """The pipeline's definition (DescribePipeline), drawn as a graph of the latest run."""
+    """The pipeline's definition (DescribePipeline), drawn as a graph of the execution shown."""
+    pipeline_arn: str = ""
+    execution: execution_detail.ExecutionDetail | None = None
+    """The execution shown in detail (the one asked for, else the latest)."""
+    model: lineage.VersionDetail | None = None
+    """The model version shown in detail (the one asked for, else the highest)."""
+    serving: serving.EndpointView | None = None
     problems: dict[str, str] = field(default_factory=dict)
 
 
@@ -156,44 +172,58 @@ def _problem(error: Exception) -> str:
 class Collector:
     """Reads a Snapshot with one set of clients (`client(service)` returns a boto3 client)."""
 
-    def __init__(self, client: Callable[[str], Any]):
-        self.client = client
+    def __init__(self, client: Callable[[str], Any], deployer: str = ""):
+        """`deployer`: the stack's model-deploying function, whose verdicts a version's history shows."""
+        self.client, self.deployer = _one_each(client), deployer
+        self.documents = Documents(client)
+        self.jobs = execution_detail.JobCache()
+        self._lock = threading.Lock()
         self._finished_runs: dict[str, PipelineRun] = {}
+        self._versions: dict[tuple[str, str], ModelVersion] = {}
 
     # ------------------------------------------------------------------ the whole
     def snapshot(self, *, stack: str, target: str, pipeline: str, group: str, endpoint: str, topic: str,
-                 queue: str) -> Snapshot:
+                 queue: str, sections: Collection[str] = SECTIONS, execution: str | None = None,
+                 step: str | None = None, version: str | None = None) -> Snapshot:
+        """The named sections; `execution` (an id), `step` and `version` pick what is shown in detail."""
         snap = Snapshot(stack=stack, endpoint=endpoint, pipeline=pipeline, target=target, taken=datetime.now(UTC))
-        sections: list[tuple[str, Callable[[], None]]] = [
+        wanted = set(sections)
+        reads: list[tuple[str, Callable[[], None]]] = [
             ("runs", lambda: snap.runs.extend(self.runs(pipeline))),
-            ("runs", lambda: snap.definition.update(self.definition(pipeline))),
-            ("versions", lambda: snap.versions.extend(self.versions(group, snap.runs))),
+            ("runs", lambda: self._definition(snap)),
+            ("execution", lambda: setattr(snap, "execution", self.execution(snap, execution, step))),
+            ("versions", lambda: snap.versions.extend(self.versions(group))),
+            ("version", lambda: setattr(snap, "model", self.version(group, version))),
+            ("endpoint", lambda: setattr(snap, "serving", self.endpoint(endpoint))),
             ("monitors", lambda: snap.monitors.extend(self.monitors(endpoint))),
             ("alarms", lambda: snap.alarms.extend(self.alarms(topic))),
             ("timeline", lambda: snap.timeline.extend(self.timeline([a.name for a in snap.alarms]))),
             ("alerts", lambda: snap.alerts.extend(self.alerts(queue))),
         ]
-        for name, read in sections:
+        if "execution" in wanted:
+            wanted.add("runs")  # the execution shown is one of the runs, drawn on the definition's graph
+        if "alarms" in wanted:
+            wanted.add("timeline")  # shown in the alarms section, a problem of its own
+        for name, read in reads:
+            if name not in wanted or name in snap.problems:
+                continue
             try:
                 read()
-            except (ClientError, BotoCoreError, KeyError, ValueError) as e:
+            except (ClientError, BotoCoreError, KeyError, ValueError, LookupError) as e:
                 snap.problems[name] = _problem(e)
         return snap
 
-    # ------------------------------------------------------------------ S3 documents
-    def _json(self, uri: str) -> Any:
-        """The JSON document at an s3:// URI, or None when it is missing or not JSON."""
-        if not uri.startswith("s3://"):
-            return None
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        try:
-            return json.loads(self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-        except (ClientError, BotoCoreError, ValueError):
-            return None
+    def _each(self, read: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """read(item) for every item, in order, PARALLEL at a time."""
+        items = list(items)
+        if len(items) <= 1:
+            return [read(item) for item in items]
+        with ThreadPoolExecutor(min(PARALLEL, len(items))) as pool:
+            return list(pool.map(read, items))
 
     def _job_output(self, job_arn: str, name: str | None = None) -> str:
         """The S3 URI of a processing job's output `name` (its first output when None), or ""."""
-        job = self.client("sagemaker").describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[-1])
+        job = self.jobs.job(self.client("sagemaker"), "ProcessingJob", job_arn.rsplit("/", 1)[-1])
         for output in (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
             if name is None or output.get("OutputName") == name:
                 return str(output["S3Output"]["S3Uri"]).rstrip("/")
@@ -204,18 +234,31 @@ class Collector:
         sm = self.client("sagemaker")
         summaries = sm.list_pipeline_executions(PipelineName=pipeline, SortBy="CreationTime", SortOrder="Descending",
                                                 MaxResults=RUNS)["PipelineExecutionSummaries"]
-        found = []
-        for summary in summaries:
-            arn = summary["PipelineExecutionArn"]
+
+        def read(arn: str) -> PipelineRun:
             run = self._finished_runs.get(arn) or self._run(arn)
             if run.status in FINISHED_RUNS:
-                self._finished_runs[arn] = run
-            found.append(run)
-        return found
+                with self._lock:
+                    self._finished_runs[arn] = run
+            return run
 
-    def definition(self, pipeline: str) -> dict[str, Any]:
-        described = self.client("sagemaker").describe_pipeline(PipelineName=pipeline)
-        return dict(json.loads(described.get("PipelineDefinition") or "{}"))
+        return self._each(read, [s["PipelineExecutionArn"] for s in summaries])
+
+    def _definition(self, snap: Snapshot) -> None:
+        described = self.client("sagemaker").describe_pipeline(PipelineName=snap.pipeline)
+        snap.pipeline_arn = str(described["PipelineArn"])
+        snap.definition.update(json.loads(described.get("PipelineDefinition") or "{}"))
+
+    def execution(self, snap: Snapshot, execution: str | None,
+                  step: str | None) -> execution_detail.ExecutionDetail | None:
+        """Execution `execution` of the snapshot's pipeline (by id), else its latest; None before the first."""
+        if execution is None:
+            if not snap.runs:
+                return None
+            execution = snap.runs[0].id
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", execution):
+            raise LookupError(f"{execution!r} is not a pipeline execution id")
+        return execution_detail.read(self.client, self.jobs, f"{snap.pipeline_arn}/execution/{execution}", step)
 
     def _run(self, arn: str) -> PipelineRun:
         sm = self.client("sagemaker")
@@ -229,7 +272,7 @@ class Collector:
             job = (metadata.get("ProcessingJob") or {}).get("Arn")
             uri = self._job_output(job, "evaluation") if job and step.get("StepStatus") == "Succeeded" else ""
             if uri:  # the step whose output is the evaluation report
-                metrics = registry.metric_values(self._json(f"{uri}/evaluation.json"))
+                metrics = registry.metric_values(self.documents.json(f"{uri}/evaluation.json", keep=True))
         status = described["PipelineExecutionStatus"]
         return PipelineRun(
             id=arn.rsplit("/", 1)[-1], status=status, started=described.get("CreationTime"),
@@ -239,21 +282,60 @@ class Collector:
             failure=described.get("FailureReason") or "",
             steps={str(s.get("StepName")): str(s.get("StepStatus")) for s in steps})
 
-    def versions(self, group: str, runs: list[PipelineRun]) -> list[ModelVersion]:
+    def versions(self, group: str) -> list[ModelVersion]:
+        """The highest VERSIONS versions; a version's row is read again only when its approval changed."""
         sm = self.client("sagemaker")
-        by_version = {run.version: run.id for run in runs if run.version is not None}
-        found = []
-        for package in registry.packages(sm, group)[:VERSIONS]:
-            arn = package["ModelPackageArn"]
-            described = sm.describe_model_package(ModelPackageName=arn)
-            version = int(package.get("ModelPackageVersion") or 0)
+
+        def read(package: dict[str, Any]) -> ModelVersion:
+            key = (str(package["ModelPackageArn"]), str(package.get("ModelApprovalStatus", "-")))
+            if key in self._versions:
+                return self._versions[key]
+            described = sm.describe_model_package(ModelPackageName=key[0])
             evaluation = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
-            found.append(ModelVersion(
-                version=version, approval=package.get("ModelApprovalStatus", "-"),
+            row = ModelVersion(
+                version=int(package.get("ModelPackageVersion") or 0), approval=key[1],
                 created=package.get("CreationTime"),
-                metrics=registry.metric_values(self._json(str(evaluation.get("S3Uri") or ""))),
-                comment=described.get("ApprovalDescription") or "", run=by_version.get(version, "")))
-        return found
+                metrics=registry.metric_values(self.documents.json(str(evaluation.get("S3Uri") or ""), keep=True)),
+                comment=described.get("ApprovalDescription") or "", run=lineage.execution_of(described))
+            with self._lock:
+                self._versions[key] = row
+            return row
+
+        return self._each(read, registry.packages(sm, group)[:VERSIONS])
+
+    def forget_version(self, arn: str) -> None:
+        """A version's approval was changed from here: read its row again (the comment may be new)."""
+        with self._lock:
+            self._versions = {k: v for k, v in self._versions.items() if k[0] != arn}
+
+    def version(self, group: str, version: str | None) -> lineage.VersionDetail | None:
+        """Version `version` (a number) of the group in detail, else its highest; None before the first."""
+        sm = self.client("sagemaker")
+        if version is None:
+            found = registry.packages(sm, group)
+            if not found:
+                return None
+            package = found[0]
+        elif not version.isdigit():
+            raise LookupError(f"{version!r} is not a model version number")
+        else:
+            arn = sm.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupArn"]
+            package = sm.describe_model_package(
+                ModelPackageName=f"{arn.replace(':model-package-group/', ':model-package/')}/{version}")
+        arn = str(package["ModelPackageArn"])
+        verdict = None
+        if self.deployer and package.get("ModelApprovalStatus") == "Approved" and package.get("CreationTime"):
+            verdict = approvals.verdict(self.client("logs"), self.deployer, arn, package["CreationTime"])
+        return lineage.read(sm, self.documents, arn, verdict)
+
+    def endpoint(self, endpoint: str) -> serving.EndpointView | None:
+        """The endpoint, or None when it does not exist (never deployed, or deleted)."""
+        try:
+            return serving.read(self.client, endpoint)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ValidationException" and "not find" in str(e).lower():
+                return None
+            raise
 
     # ------------------------------------------------------------------ monitors
     def monitors(self, endpoint: str) -> list[Monitor]:
@@ -270,7 +352,8 @@ class Collector:
                 "MonitoringExecutionSummaries"]
             last = next((dict(e) for e in executions if e["MonitoringExecutionStatus"] in ANALYSED), {})
             report = self._job_output(last["ProcessingJobArn"]) if last.get("ProcessingJobArn") else ""
-            violations = (self._json(f"{report}/constraint_violations.json") or {}).get("violations") or [] \
+            violations = (self.documents.json(f"{report}/constraint_violations.json", keep=True) or {}).get(
+                "violations") or [] \
                 if report and last.get("MonitoringExecutionStatus") == "CompletedWithViolations" else []
             dimensions = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": name}]
             namespace = MODEL_METRICS if kind == "ModelQuality" else DATA_METRICS
@@ -335,7 +418,8 @@ class Collector:
         definition = self.client("sagemaker").describe_data_quality_job_definition(JobDefinitionName=definition_name)
         baseline_uri = (((definition.get("DataQualityBaselineConfig") or {}).get("StatisticsResource") or {})
                         .get("S3Uri") or "")
-        baseline, window = _features(self._json(baseline_uri)), _features(self._json(window_uri))
+        baseline = _features(self.documents.json(baseline_uri, keep=True))
+        window = _features(self.documents.json(window_uri, keep=True))
         latest = {s.name.removeprefix(DRIFT_PREFIX): s.values[-1] for s in series if s.values}
         return [FeatureDistribution(name, baseline[name], window.get(name, []), latest.get(name))
                 for name in sorted(baseline)]
@@ -374,6 +458,21 @@ class Collector:
     def alerts(self, queue: str) -> list[Alert]:
         """The alert inbox, left as it was: what is read is made visible again at once."""
         return [Alert(*describe_alert(body)) for body in peek(self.client("sqs"), queue)]
+
+
+def _one_each(client: Callable[[str], Any]) -> Callable[[str], Any]:
+    """One client per service, made once even when threads ask at once (making one is not thread-safe,
+    using one is)."""
+    made: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def get(service: str) -> Any:
+        with lock:
+            if service not in made:
+                made[service] = client(service)
+            return made[service]
+
+    return get
 
 
 _OFFSET = re.compile(r"^-PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")

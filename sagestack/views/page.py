@@ -21,7 +21,7 @@ from rich.text import Text
 
 from sagestack import render
 from sagestack.views import charts
-from sagestack.views.collect import Snapshot
+from sagestack.views.collect import SECTIONS, Snapshot
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,24 @@ def _plain(text: Any) -> str:
         return str(text)
 
 
+def _tail(uri: Any, parts: int = 2) -> str:
+    """An S3 URI's last `parts` path segments (`…/preprocess/train`): the bucket and run prefix repeat on
+    every line of a step table; the whole URI is the element's title."""
+    text = str(uri).rstrip("/")
+    segments = text.removeprefix("s3://").split("/")
+    return text if len(segments) <= parts + 1 else "…/" + "/".join(segments[-parts:])
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("sagestack.views", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=_when, took=_took, metric=render.metric, plain=_plain)
+    env.filters.update(when=_when, took=_took, metric=render.metric, plain=_plain, tail=_tail)
     return env
 
 
 def report(snapshot: Snapshot) -> str:
     """The whole report of `snapshot` as one HTML document."""
     return environment().get_template("report.html").render(snap=snapshot, figures=charts.figures(snapshot),
-                                                            assets=assets())
+                                                            assets=assets(), sections=SECTIONS, writable=False,
+                                                            live=False)

@@ -116,8 +116,12 @@ def figure(graph: Graph, statuses: dict[str, str], title: str) -> dict[str, Any]
                  "hovertemplate": "%{text}: %{customdata}<extra></extra>",
                  "marker": {"size": 22, "line": {"color": "#333", "width": 1},
                             "color": [STATUS_COLOURS.get(statuses.get(n, ""), NOT_RUN) for n in names]}})
-    axis = {"visible": False, "zeroline": False}
+    deepest, widest = max(rows.values(), default=1), max(column.values(), default=0)
+    axis = {"visible": False, "zeroline": False, "fixedrange": True}
+    # room around the outer steps for their names (drawn above them) and the markers themselves
     return {"data": data, "layout": {"title": {"text": title, "font": {"size": 14}}, "showlegend": False,
-                                     "height": 120 + 70 * max(rows.values(), default=1), "xaxis": axis,
-                                     "yaxis": axis, "margin": {"l": 24, "r": 24, "t": 48, "b": 24},
+                                     "height": 140 + 80 * deepest,
+                                     "xaxis": {**axis, "range": [-0.4, widest + 0.4]},
+                                     "yaxis": {**axis, "range": [-(deepest - 1) - 0.4, 0.6]},
+                                     "margin": {"l": 24, "r": 24, "t": 48, "b": 24},
                                      "paper_bgcolor": "white", "plot_bgcolor": "white"}}

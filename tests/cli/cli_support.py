@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import re
+import signal
 import subprocess
 import sys
 import tarfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,3 +151,26 @@ def add_package(cloud: Any, group: str, bucket: str, pin: str | None = PIN, meta
                                                           "SupportedContentTypes": ["text/csv", "application/json"],
                                                           "SupportedResponseMIMETypes": ["text/csv"]}, **extra)
     return sm.describe_model_package(ModelPackageName=arn["ModelPackageArn"])
+
+
+@contextlib.contextmanager
+def console(args: list[str]) -> Iterator[str]:
+    """`sagestack <args> console` as its own process; yields the address it printed, stops it with Ctrl-C."""
+    proc = subprocess.Popen([*SAGESTACK, *args, "console"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "COLUMNS": "250"})
+    try:
+        assert proc.stdout is not None
+        said, found = "", None
+        while found is None:  # the line that names the console's address
+            line = proc.stdout.readline()
+            assert line, f"the console ended before it served: {said}"
+            said += line
+            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        yield found.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
