@@ -195,13 +195,15 @@ class EndpointFleet:
                 return
             if plan.termination_wait_seconds:  # the old fleet is kept, idle, a while longer
                 wait(clock.real_seconds(plan.termination_wait_seconds))
+        # the new fleet's variants, then their live counts and weights (moto's list leaves out a weight the
+        # config does not name, where AWS reports the default 1.0)
+        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         if not self._switch(endpoint, config, servers):
             return
         if old is not None:
             for server in old.variants.values():
                 self.stop_server(server)
         endpoint.endpoint_config_name = config.endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         endpoint.data_capture_config = config.data_capture_config
         endpoint.failure_reason = None
         endpoint.pending_deployment_summary = None
