@@ -7,8 +7,8 @@ package group with 50 versions, plus a topic and a queue for the alarm and alert
 console (sagestack/console/server.py) is served on loopback as `sagestack console` serves it, and
 each page and section URL is requested five times after a first request (printed too). Before
 them, the console's start-up read of every page (which reads each finished run and version once;
-the console keeps them) is timed on its own. Target (issue "a local console"): every page answers in <= 300 ms. A benchmark, not
-a test: it prints the figures.
+the console keeps them) is timed on its own. Target (issue "a local console"): every page answers
+in <= 300 ms. A benchmark, not a test: it prints the figures.
 """
 
 from __future__ import annotations
