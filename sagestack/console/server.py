@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, abort, redirect, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from sagestack.console.actions import ActionError, Actions
@@ -82,7 +83,7 @@ def create(snapshot: LiveSnapshot, actions: Actions | None, host: str, port: int
         return snapshot(PAGES[name], choices())
 
     @app.get("/")
-    def index() -> Response:
+    def index() -> ResponseReturnValue:
         return redirect("/pipelines")
 
     @app.get("/<name>")

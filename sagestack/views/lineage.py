@@ -77,7 +77,8 @@ def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any]
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     statistics = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
     report = documents.json(str(statistics.get("S3Uri") or "")) or {}
-    model = report.get("model") if isinstance(report, dict) and isinstance(report.get("model"), dict) else {}
+    model: dict[str, Any] = report["model"] if isinstance(report, dict) and isinstance(report.get("model"),
+                                                                                    dict) else {}
     container = ((described.get("InferenceSpecification") or {}).get("Containers") or [{}])[0]
     environment = container.get("Environment") or {}
     code = _CODE.search(str(environment.get("SAGEMAKER_SUBMIT_DIRECTORY") or "") + "/")
