@@ -22,6 +22,8 @@ from support import wait_until
 
 from infra import outputs
 from sagestack.cli import cli
+from sagestack.console.server import LiveSnapshot, create
+from sagestack.views.collect import Collector
 from training.datagen import generate_month
 from training.preprocess import FEATURES
 
@@ -125,8 +127,32 @@ def test_a_pipeline_run_and_an_endpoint_work_against_localstacks_services(backpl
 
         assert wait_until(invocations, 30, 0.5), "no Invocations metric in LocalStack's CloudWatch"
         _monitor_once(backplane, stack, package, name)
+        _console_pages(backplane, stack, name, run_id)
+        sm.delete_monitoring_schedule(MonitoringScheduleName=name)
     finally:
         sm.delete_endpoint(EndpointName=name)
+
+
+def _console_pages(backplane: Backplane, stack: dict[str, str], endpoint: str, run_id: str) -> None:
+    """The console's pages read everything they show from LocalStack's services and localcloud's SageMaker."""
+    names = {"stack": "SageStack-local", "target": "backplane", "pipeline": stack[outputs.PIPELINE_NAME],
+             "group": stack[outputs.MODEL_PACKAGE_GROUP], "endpoint": endpoint,
+             "topic": stack[outputs.ALERT_TOPIC_ARN], "queue": stack[outputs.ALERT_QUEUE_URL]}
+    app = create(LiveSnapshot(Collector(backplane.client), names), None, "127.0.0.1", 8080).test_client()
+    pages = {}
+    for page in ("pipelines", "registry", "endpoints", "monitoring"):
+        answer = app.get(f"/{page}", headers={"Host": "127.0.0.1:8080"})
+        assert answer.status_code == 200
+        pages[page] = answer.get_data(as_text=True)
+        assert "Could not read this from AWS" not in pages[page], (page, pages[page][-3000:])
+    assert run_id in pages["pipelines"] and "train_rmse=" not in pages["pipelines"]  # no log asked for
+    assert "served in backplane mode" in pages["registry"] and run_id in pages["registry"]  # lineage
+    assert "AllTraffic" in pages["endpoints"] and "Recent requests" in pages["endpoints"]
+    assert "4.9,1,1" in pages["endpoints"]  # the last captured request, read from LocalStack's S3
+    monitoring = pages["monitoring"]
+    assert f"{endpoint} <span class=\"muted\">(DataQuality" in monitoring  # the schedule, with its drift charts
+    assert '<div class="chart" id="monitor-0-series">' in monitoring and 'id="monitor-0-feature-0"' in monitoring
+    assert "sagestack-local-endpoint-5xx" in monitoring  # the stack's alarms, as LocalStack holds them
 
 
 def _monitor_once(backplane: Backplane, stack: dict[str, str], package: dict[str, Any], endpoint: str) -> None:
@@ -161,7 +187,6 @@ def _monitor_once(backplane: Backplane, stack: dict[str, str], package: dict[str
     metrics = ls.client("cloudwatch").list_metrics(Namespace="aws/sagemaker/Endpoints/data-metrics", Dimensions=[
         {"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": endpoint}])["Metrics"]
     assert {f"feature_baseline_drift_{f}" for f in FEATURES} <= {m["MetricName"] for m in metrics}
-    sm.delete_monitoring_schedule(MonitoringScheduleName=endpoint)
 
 
 def test_an_alarm_localstack_evaluates_alerts_the_stacks_inbox(backplane: Backplane, stack: dict[str, str]) -> None:
