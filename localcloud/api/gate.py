@@ -10,9 +10,11 @@ instead of an exception inside moto.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -122,6 +124,8 @@ class ApiGate:
             raise bad_region(call.region, call.protocol)
         method = environ.get("REQUEST_METHOD", "GET")
         unread: set[str] = set()
+        if call.protocol in ("json", "query") and _gzipped(environ):  # botocore gzips PutMetricData over 10 KB
+            read_body = functools.partial(_inflate, read_body)
         if call.protocol == "cbor":
             return environ.get("PATH_INFO", "").rsplit("/", 1)[-1]  # CloudWatch's RPCv2 CBOR: left to moto
         if call.protocol == "json":
@@ -200,6 +204,24 @@ def bad_region(region: str, protocol: str) -> ApiError:
     if protocol == "query":
         return ApiError(403, "SignatureDoesNotMatch", message)
     return ApiError(403, "InvalidSignatureException", message)
+
+
+def _gzipped(environ: dict) -> bool:
+    return "gzip" in [e.strip().lower() for e in str(environ.get("HTTP_CONTENT_ENCODING", "")).split(",")]
+
+
+def _inflate(read_body: Callable[[], bytes]) -> bytes:
+    """A gzip request body, decompressed for checking (moto decompresses it again), within the body limit."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(read_body(), MAX_RPC_BODY + 1)
+    except zlib.error:
+        raise ApiError(400, "SerializationException", "The request body is not valid gzip "
+                                                      "(its Content-Encoding says gzip)") from None
+    if len(data) > MAX_RPC_BODY or inflater.unconsumed_tail:
+        raise ApiError(413, "RequestEntityTooLarge",
+                       f"The request body decompresses to more than the {MAX_RPC_BODY} byte limit of this API")
+    return data
 
 
 def _read_body(environ: dict) -> bytes:

@@ -8,11 +8,14 @@ answer 500.
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -222,6 +225,26 @@ def test_bodies_that_cannot_be_read_are_serialization_errors(localcloud: LocalCl
     status, parsed = answer(localcloud, sagemaker_request("ListPipelines", body))
     assert status == 400
     assert parsed["__type"] == "SerializationException"
+
+
+def test_a_large_put_metric_data_compressed_by_the_sdk_is_stored(localcloud: LocalCloud) -> None:
+    """botocore gzips PutMetricData bodies over 10 KB (the operation's requestcompression trait)."""
+    cw, namespace = localcloud.client("cloudwatch"), f"Test/Gzip{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    cw.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": "Big", "Dimensions": [{"Name": "Part", "Value": str(n % 7)}], "Timestamp": now,
+         "Value": float(n)} for n in range(500)])  # about 60 KB of JSON
+    assert len(cw.list_metrics(Namespace=namespace)["Metrics"]) == 7
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    (b"not gzip at all", 400, "SerializationException"),
+    (gzip.compress(b"{" + b" " * (17 * 1024 * 1024) + b"}"), 413, "RequestEntityTooLarge")])  # a small bomb
+def test_gzip_bodies_that_cannot_be_read_are_refused(localcloud: LocalCloud, body: bytes, status: int,
+                                                    code: str) -> None:
+    found, parsed = answer(localcloud, sagemaker_request("ListPipelines", body, headers=(
+        ("Content-Encoding", "gzip"),)))
+    assert (found, parsed["__type"]) == (status, code), parsed
 
 
 @pytest.mark.parametrize("service", ["sagemaker", "s3", "iam", "sns", "sqs", "logs", "events", "cloudwatch", "lambda"])
