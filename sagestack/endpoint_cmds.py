@@ -48,18 +48,6 @@ def describe(app: App, name: str) -> dict[str, Any] | None:
         raise
 
 
-def served_packages(app: App, described: dict[str, Any]) -> list[str]:
-    """The model package ARNs behind an endpoint's current config (empty if not from packages)."""
-    config = app.sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
-    found = []
-    for variant in config.get("ProductionVariants", []):
-        model = app.sagemaker.describe_model(ModelName=variant["ModelName"])
-        for container in [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]:
-            if container.get("ModelPackageName"):
-                found.append(container["ModelPackageName"])
-    return found
-
-
 def _approved_package(app: App, which: str | None) -> dict[str, Any]:
     group = app.settings.need("model_package_group")
     if which is None:
@@ -199,7 +187,8 @@ def status(app: App) -> None:
     table.add_row("endpoint", name)
     table.add_row("status", render.status_text(described["EndpointStatus"]))
     table.add_row("config", described.get("EndpointConfigName", "-"))
-    packages = served_packages(app, described) if described.get("EndpointConfigName") else []
+    packages = list(registry.served_packages(app.sagemaker, described["EndpointConfigName"]).values()) \
+        if described.get("EndpointConfigName") else []
     table.add_row("model packages", ", ".join(packages) or "-")
     table.add_row("created", render.clock(described.get("CreationTime")))
     table.add_row("last modified", render.clock(described.get("LastModifiedTime")))

@@ -37,6 +37,19 @@ def packages(sagemaker: Any, group: str, approval: str | None = None) -> list[di
     return found
 
 
+def served_packages(sagemaker: Any, endpoint_config: str) -> dict[str, str]:
+    """Variant name -> the model package ARN it serves, for the variants of `endpoint_config` built from
+    packages (a model made from an image and artifact directly serves no package)."""
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint_config)
+    found = {}
+    for variant in config.get("ProductionVariants", []):
+        model = sagemaker.describe_model(ModelName=variant["ModelName"])
+        for container in [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]:
+            if container.get("ModelPackageName"):
+                found[str(variant["VariantName"])] = str(container["ModelPackageName"])
+    return found
+
+
 def ensure_group(sagemaker: Any, group: str) -> None:
     """Fail with a clear line when the group does not exist (AWS would answer with an empty list)."""
     try:

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.namespaces import DATA_METRICS, MODEL_METRICS
 from sagestack import approvals, registry
 from sagestack.alerts_cmds import describe as describe_alert
-from sagestack.errors import one_line
+from sagestack.errors import is_not_found, one_line
 from sagestack.views import execution_detail, lineage, serving
 from sagestack.views.documents import Documents
 
@@ -193,7 +193,7 @@ class Collector:
             ("runs", lambda: self._definition(snap)),
             ("execution", lambda: setattr(snap, "execution", self.execution(snap, execution, step))),
             ("versions", lambda: snap.versions.extend(self.versions(group))),
-            ("version", lambda: setattr(snap, "model", self.version(group, version))),
+            ("version", lambda: setattr(snap, "model", self.version(group, endpoint, version))),
             ("endpoint", lambda: setattr(snap, "serving", self.endpoint(endpoint))),
             ("monitors", lambda: snap.monitors.extend(self.monitors(endpoint))),
             ("alarms", lambda: snap.alarms.extend(self.alarms(topic))),
@@ -308,7 +308,7 @@ class Collector:
         with self._lock:
             self._versions = {k: v for k, v in self._versions.items() if k[0] != arn}
 
-    def version(self, group: str, version: str | None) -> lineage.VersionDetail | None:
+    def version(self, group: str, endpoint: str, version: str | None) -> lineage.VersionDetail | None:
         """Version `version` (a number) of the group in detail, else its highest; None before the first."""
         sm = self.client("sagemaker")
         if version is None:
@@ -326,14 +326,24 @@ class Collector:
         verdict = None
         if self.deployer and package.get("ModelApprovalStatus") == "Approved" and package.get("CreationTime"):
             verdict = approvals.verdict(self.client("logs"), self.deployer, arn, package["CreationTime"])
-        return lineage.read(sm, self.documents, arn, verdict)
+        return lineage.read(sm, self.documents, arn, verdict, self._served(endpoint))
+
+    def _served(self, endpoint: str) -> dict[str, str] | None:
+        """The endpoint's variants and the packages they serve; None when it does not exist."""
+        try:
+            described = self.client("sagemaker").describe_endpoint(EndpointName=endpoint)
+        except ClientError as e:
+            if is_not_found(e):
+                return None
+            raise
+        return registry.served_packages(self.client("sagemaker"), described["EndpointConfigName"])
 
     def endpoint(self, endpoint: str) -> serving.EndpointView | None:
         """The endpoint, or None when it does not exist (never deployed, or deleted)."""
         try:
             return serving.read(self.client, endpoint)
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ValidationException" and "not find" in str(e).lower():
+            if is_not_found(e):
                 return None
             raise
 

@@ -11,8 +11,9 @@ Lineage is read from what the pipeline registered, through the API only:
   (`SAGEMAKER_SUBMIT_DIRECTORY`, `.../code/<sha256>/...`) and the model digest it pins.
 
 SageMaker keeps only a package's latest decision (status, comment, who, when), so the history is
-what that says (registered, then decided) and, for an approval, the verdict the stack's deploying
-function logged about the package (deployed, skipped or refused, and why).
+what that says (registered, then decided), for an approval the verdict the stack's deploying
+function logged about the package (deploying, skipped or refused, and why), and whether the
+endpoint serves it now (a release the canary rolled back was deploying, and is not served).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class VersionDetail:
     history: list[Decision] = field(default_factory=list)
     deployment: dict[str, Any] = field(default_factory=dict)
     """The deploying function's verdict on this package ({} when it logged none)."""
+    serving: list[str] | None = None
+    """The stack endpoint's variants serving it now (None: the endpoint does not exist)."""
 
 
 def _who(described: dict[str, Any], key: str) -> str:
@@ -70,8 +73,10 @@ def execution_of(described: dict[str, Any]) -> str:
     return match.group(1) if match else ""
 
 
-def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any] | None) -> VersionDetail:
-    """Version `arn` described; `verdict` is the deploying function's word on it, if any."""
+def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any] | None,
+         served: dict[str, str] | None) -> VersionDetail:
+    """Version `arn` described; `verdict` is the deploying function's word on it, if any; `served` maps the
+    endpoint's variants to the packages they serve (None without an endpoint)."""
     from sagestack import registry
 
     described = sagemaker.describe_model_package(ModelPackageName=arn)
@@ -96,4 +101,5 @@ def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any]
         hyperparameters={str(k): str(v) for k, v in (model.get("hyperparameters") or {}).items()},
         libraries={str(k): str(v) for k, v in (model.get("versions") or {}).items()},
         code=code.group(1) if code else "", image=str(container.get("Image") or ""),
-        history=history, deployment=dict(verdict or {}))
+        history=history, deployment=dict(verdict or {}),
+        serving=None if served is None else sorted(v for v, package in served.items() if package == arn))

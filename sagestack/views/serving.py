@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sagestack import registry
 from sagestack.progress import deployment_line
 
 CAPTURED = 10
@@ -34,6 +35,12 @@ class Variant:
     instances: int | None
     status: str
     images: list[str]
+    package: str = ""
+    """The model package ARN the variant serves ("" for a model not made from a package)."""
+
+    @property
+    def version(self) -> str:
+        return self.package.rsplit("/", 1)[-1] if self.package else ""
 
 
 @dataclass
@@ -93,6 +100,10 @@ def read(client: Any, name: str) -> EndpointView:
                         images=[str(i.get("SpecifiedImage") or i.get("ResolvedImage") or "")
                                 for i in v.get("DeployedImages") or []])
                 for v in described.get("ProductionVariants") or []]
+    packages = registry.served_packages(sagemaker, described["EndpointConfigName"]) \
+        if described.get("EndpointConfigName") else {}
+    for variant in variants:
+        variant.package = packages.get(variant.name, "")
     deployment = described.get("LastDeploymentConfig") or {}
     view = EndpointView(name=name, status=str(described["EndpointStatus"]),
                         config=str(described.get("EndpointConfigName") or ""), state=deployment_line(described),

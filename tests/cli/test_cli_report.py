@@ -193,6 +193,7 @@ def _walk_the_console(browser: Any, url: str) -> None:
     assert "Approved" in version and "good enough for the report" in version  # the decision and its comment
     assert re.search(r"training data sha256 [0-9a-f]{64}\n", version), version  # lineage from the run itself
     assert re.search(r"model sha256 [0-9a-f]{64}\n", version) and "max_iter 15" in version
+    assert re.search(r"now served by endpoint \S+ \(AllTraffic\)", version), version  # what the canary left
     screenshot(browser, "console-stack-registry")
     browser.find_element("css selector", "#version a[href^='/pipelines?execution=']").click()
     assert _drawn(browser)
@@ -206,7 +207,8 @@ def _walk_the_console(browser: Any, url: str) -> None:
     assert wait_until(lambda: "train_rmse=" in _shown(browser, "execution"), 30)  # the training job's log
     screenshot(browser, "console-stack-pipelines")
     browser.get(f"{url}endpoints")
-    assert _drawn(browser) and "AllTraffic" in _shown(browser, "endpoint")
+    assert _drawn(browser) and re.search(r"AllTraffic \d+ 1 100%", _shown(browser, "endpoint")), (
+        _shown(browser, "endpoint"))  # the variant, the version it serves, its weight and share
     assert browser.find_element("id", "endpoint-invocations").get_attribute("data-rendered") == "true"
     assert "Data capture is off" not in _shown(browser, "endpoint")
     screenshot(browser, "console-stack-endpoints")

@@ -240,7 +240,7 @@ def test_the_endpoints_page_shows_variants_traffic_and_requests_and_says_when_th
     _open(browser, f"{url}endpoints")
     assert wait_until(lambda: "12,1,2" in _text(browser, "endpoint") or "11,1,2" in _text(browser, "endpoint"), 30)
     shown = _text(browser, "endpoint")
-    assert re.search(r"Blue 3(\.0+)? 75%", shown) and re.search(r"Green 1(\.0+)? 25%", shown), shown
+    assert re.search(r"Blue - 3(\.0+)? 75%", shown) and re.search(r"Green - 1(\.0+)? 25%", shown), shown
     _open(browser, f"{url}endpoints")
     assert _drawn(browser, "endpoint-invocations") and _drawn(browser, "endpoint-latency")
     screenshot(browser, "console-endpoints")
@@ -262,7 +262,7 @@ def test_the_endpoints_page_shows_variants_traffic_and_requests_and_says_when_th
     assert "canary, step 1 instance count, baking 600 s" in shown and re.search(f"{alarm} (OK|INSUFFICIENT_DATA)",
                                                                                  shown), shown
     screenshot(browser, "console-endpoints-deploying")
-    assert wait_until(lambda: re.search(r"Next 1(\.0+)? 100%", _text(browser, "endpoint")), 60), (
+    assert wait_until(lambda: re.search(r"Next - 1(\.0+)? 100%", _text(browser, "endpoint")), 60), (
         _text(browser, "endpoint"))  # the canary baked, the new fleet took all the traffic
     assert f"Deploying {names.endpoint}-next" not in _text(browser, "endpoint")
 
