@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -319,6 +320,37 @@ def test_the_console_refuses_other_hosts_other_pages_posts_without_its_token_and
         for name in sections:  # what each section polls
             status, body = _status(f"{url}sections/{name}")
             assert status == 200 and f'<section id="{name}">' in body, (name, body[:500])
+
+
+def test_changes_with_bad_input_are_refused_with_a_sentence(localcloud: LocalCloud, console: dict[str, Any]) -> None:
+    """What the page's forms and buttons send, sent wrong on purpose (with the page's own token)."""
+    url, names = console["url"], console["names"]
+    with urllib.request.urlopen(f"{url}pipelines", timeout=30) as page:
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.read().decode()).group(1)  # type: ignore[union-attr]
+
+    def post(path: str, form: dict[str, str]) -> tuple[int, str]:
+        request = urllib.request.Request(f"{url}{path}", data=urllib.parse.urlencode(form).encode(), method="POST",
+                                         headers={"X-CSRF-Token": token})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    before = localcloud.client("sagemaker").list_pipeline_executions(PipelineName=names.pipeline)[
+        "PipelineExecutionSummaries"]
+    for path, form, said in [
+            ("executions", {"Treshold": "1"}, f"pipeline {names.pipeline} has no parameter Treshold"),
+            ("executions", {"Threshold": "high"}, "parameter Threshold is a Float, not &#39;high&#39;"),
+            ("executions/no_such%20run!/stop", {}, "is not a pipeline execution id"),
+            ("versions/1/approve", {"comment": "x" * 1025}, "a comment has at most 1024 characters"),
+            ("versions/999/approve", {}, f"model package group {names.group} has no version 999"),
+            ("versions/1/maybe", {}, "a model version is approved or rejected")]:
+        status, body = post(path, form)
+        assert status in (400, 404) and said in body and "Traceback" not in body, (path, status, body[-500:])
+    after = localcloud.client("sagemaker").list_pipeline_executions(PipelineName=names.pipeline)[
+        "PipelineExecutionSummaries"]
+    assert len(after) == len(before)  # nothing started
 
 
 def test_an_unknown_pipeline_is_said_on_the_page(localcloud: LocalCloud, stack: Stack) -> None:
