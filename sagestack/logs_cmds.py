@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,48 +21,8 @@ from botocore.exceptions import ClientError
 from sagestack import progress
 from sagestack.context import App, pass_app
 from sagestack.errors import SagestackError, is_not_found
+from sagestack.job_logs import DONE, KINDS, Tail, job_prefix
 from sagestack.pipeline_cmds import LATEST, resolve_execution
-
-JOB_KINDS = {"ProcessingJob": "ProcessingJobs", "TrainingJob": "TrainingJobs", "TransformJob": "TransformJobs"}
-_DESCRIBE = {"ProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
-             "TrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-             "TransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus")}
-_JOB_DONE = ("Completed", "Failed", "Stopped")
-
-
-@dataclass
-class Tail:
-    """New events of one log group (streams under a prefix), each event once, in time order."""
-
-    logs: Any
-    group: str
-    prefix: str | None = None
-    since: int = 0
-    seen: set[str] = field(default_factory=set)
-
-    def poll(self) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"logGroupName": self.group, "startTime": self.since}
-        if self.prefix:
-            kwargs["logStreamNamePrefix"] = self.prefix
-        found: list[dict[str, Any]] = []
-        try:
-            while True:
-                page = self.logs.filter_log_events(**kwargs)
-                found.extend(page.get("events", []))
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return []  # nothing written yet
-            raise
-        fresh = sorted((e for e in found if e["eventId"] not in self.seen),
-                       key=lambda e: (e["timestamp"], e["eventId"]))
-        if fresh:
-            latest = fresh[-1]["timestamp"]
-            self.seen = {e["eventId"] for e in found if e["timestamp"] >= latest}
-            self.since = latest
-        return fresh
 
 
 def _show(event: dict[str, Any], label: str | None) -> None:
@@ -88,19 +47,15 @@ def _follow(tails: Callable[[], list[tuple[Tail, str | None]]], done: Callable[[
 
 def _job(app: App, name: str) -> tuple[str, str]:
     """(kind, status) of the job named `name`, whichever kind it is."""
-    for kind, (method, key, status) in _DESCRIBE.items():
+    for kind, job in KINDS.items():
         try:
-            described = getattr(app.sagemaker, method)(**{key: name})
+            described = getattr(app.sagemaker, job.describe)(**{job.name_key: name})
         except ClientError as e:
             if is_not_found(e) or e.response.get("Error", {}).get("Code") == "ValidationException":
                 continue
             raise
-        return kind, str(described.get(status, ""))
+        return kind, str(described.get(job.status_key, ""))
     raise SagestackError(f"no processing, training or transform job is named {name!r}")
-
-
-def _group(kind: str) -> str:
-    return f"/aws/sagemaker/{JOB_KINDS[kind]}"
 
 
 _FOLLOW = click.option("--follow", "-f", is_flag=True, help="Keep reading until the work ends (Ctrl-C stops).")
@@ -121,9 +76,9 @@ def logs() -> None:
 def job(app: App, name: str, follow: bool, poll: float) -> None:
     """A processing, training or transform job's log."""
     kind, _ = _job(app, name)
-    tail = Tail(app.client("logs"), _group(kind), f"{name}/")
+    tail = Tail(app.client("logs"), KINDS[kind].log_group, job_prefix(name))
     try:
-        _follow(lambda: [(tail, "")], lambda: _job(app, name)[1] in _JOB_DONE, follow, poll)
+        _follow(lambda: [(tail, "")], lambda: _job(app, name)[1] in DONE, follow, poll)
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
 
@@ -141,10 +96,10 @@ def execution(app: App, execution: str, follow: bool, poll: float) -> None:
 
     def current() -> list[tuple[Tail, str | None]]:
         for step in reversed(progress.list_steps(app.sagemaker, arn)):
-            for kind in JOB_KINDS:
+            for kind in KINDS:
                 job_arn = ((step.get("Metadata") or {}).get(kind) or {}).get("Arn")
                 if job_arn and job_arn not in tails:
-                    tails[job_arn] = (Tail(client, _group(kind), f"{job_arn.rsplit('/', 1)[-1]}/"),
+                    tails[job_arn] = (Tail(client, KINDS[kind].log_group, job_prefix(job_arn.rsplit("/", 1)[-1])),
                                       f"[{step.get('StepName')}] ")
         return list(tails.values())
 

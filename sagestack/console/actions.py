@@ -5,16 +5,15 @@ started, stopped or retried. Bad input is refused with a sentence (ActionError),
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sagestack import registry
+from sagestack.views.execution_detail import EXECUTION_ID
 
 COMMENT_LIMIT = 1024
 """ApprovalDescription's limit in SageMaker's API."""
-_EXECUTION = re.compile(r"[A-Za-z0-9-]{1,256}")
 
 
 class ActionError(ValueError):
@@ -69,7 +68,7 @@ class Actions:
         return str(started["PipelineExecutionArn"]).rsplit("/", 1)[-1]
 
     def _arn(self, execution: str) -> str:
-        if not _EXECUTION.fullmatch(execution):
+        if not EXECUTION_ID.fullmatch(execution):
             raise ActionError(f"{execution!r} is not a pipeline execution id")
         arn = self._sm.describe_pipeline(PipelineName=self.pipeline)["PipelineArn"]
         return f"{arn}/execution/{execution}"

@@ -134,7 +134,7 @@ def create(snapshot: LiveSnapshot, actions: Actions | None, host: str, port: int
     @app.post("/executions")
     def start() -> Response:
         assert actions is not None
-        execution = actions.start({k: v for k, v in request.form.items() if k != "csrf"})
+        execution = actions.start(dict(request.form.items()))
         snapshot.forget()
         response = Response("", 204)
         response.headers["HX-Redirect"] = f"/pipelines?{urlencode({'execution': execution})}"

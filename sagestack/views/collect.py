@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.namespaces import DATA_METRICS, MODEL_METRICS
 from sagestack import approvals, registry
 from sagestack.alerts_cmds import describe as describe_alert
-from sagestack.errors import is_not_found, one_line
+from sagestack.errors import SagestackError, is_not_found, one_line
 from sagestack.views import execution_detail, lineage, serving
 from sagestack.views.documents import Documents
 
@@ -56,8 +56,6 @@ class PipelineRun:
     metrics: dict[str, float]
     """The Evaluate step's test metrics (evaluation.json), if it ran."""
     failure: str = ""
-    steps: dict[str, str] = field(default_factory=dict)
-    """Each step that started, by name: its status."""
 
 
 @dataclass
@@ -175,7 +173,7 @@ class Collector:
     def __init__(self, client: Callable[[str], Any], deployer: str = ""):
         """`deployer`: the stack's model-deploying function, whose verdicts a version's history shows."""
         self.client, self.deployer = _one_each(client), deployer
-        self.documents = Documents(client)
+        self.documents = Documents(self.client)
         self.jobs = execution_detail.JobCache()
         self._lock = threading.Lock()
         self._finished_runs: dict[str, PipelineRun] = {}
@@ -209,7 +207,7 @@ class Collector:
                 continue
             try:
                 read()
-            except (ClientError, BotoCoreError, KeyError, ValueError, LookupError) as e:
+            except (ClientError, BotoCoreError, KeyError, ValueError, LookupError, SagestackError) as e:
                 snap.problems[name] = _problem(e)
         return snap
 
@@ -256,7 +254,7 @@ class Collector:
             if not snap.runs:
                 return None
             execution = snap.runs[0].id
-        if not re.fullmatch(r"[A-Za-z0-9-]{1,256}", execution):
+        if not execution_detail.EXECUTION_ID.fullmatch(execution):
             raise LookupError(f"{execution!r} is not a pipeline execution id")
         return execution_detail.read(self.client, self.jobs, f"{snap.pipeline_arn}/execution/{execution}", step)
 
@@ -279,8 +277,7 @@ class Collector:
             ended=described.get("LastModifiedTime") if status in FINISHED_RUNS else None,
             started_by=described.get("PipelineExecutionDescription") or described.get(
                 "PipelineExecutionDisplayName") or "", version=version, metrics=metrics,
-            failure=described.get("FailureReason") or "",
-            steps={str(s.get("StepName")): str(s.get("StepStatus")) for s in steps})
+            failure=described.get("FailureReason") or "")
 
     def versions(self, group: str) -> list[ModelVersion]:
         """The highest VERSIONS versions; a version's row is read again only when its approval changed."""
@@ -319,9 +316,7 @@ class Collector:
         elif not version.isdigit():
             raise LookupError(f"{version!r} is not a model version number")
         else:
-            arn = sm.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupArn"]
-            package = sm.describe_model_package(
-                ModelPackageName=f"{arn.replace(':model-package-group/', ':model-package/')}/{version}")
+            package = registry.resolve(sm, group, version)
         arn = str(package["ModelPackageArn"])
         verdict = None
         if self.deployer and package.get("ModelApprovalStatus") == "Approved" and package.get("CreationTime"):

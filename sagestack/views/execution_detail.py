@@ -9,19 +9,18 @@ description and log tail are kept by the reader (`JobCache`) and not read again.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sagestack import progress
+from sagestack import job_logs, progress
 
 LOG_LINES = 40
 """The lines of a step's log shown (its end)."""
-_JOBS = {"ProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus", "ProcessingJobs"),
-         "TrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus", "TrainingJobs"),
-         "TransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus", "TransformJobs")}
-_JOB_DONE = ("Completed", "Failed", "Stopped")
+EXECUTION_ID = re.compile(r"[A-Za-z0-9-]{1,256}")
+"""What a pipeline execution id may be (checked before it becomes part of an ARN)."""
 
 
 @dataclass
@@ -79,9 +78,9 @@ class JobCache:
         with self._lock:
             if name in self._jobs:
                 return self._jobs[name]
-        method, key, status, _ = _JOBS[kind]
-        described = getattr(sagemaker, method)(**{key: name})
-        if described.get(status) in _JOB_DONE:
+        how = job_logs.KINDS[kind]
+        described = getattr(sagemaker, how.describe)(**{how.name_key: name})
+        if described.get(how.status_key) in job_logs.DONE:
             with self._lock:
                 self._jobs[name] = described
         return described
@@ -90,28 +89,11 @@ class JobCache:
         with self._lock:
             if name in self._logs:
                 return self._logs[name]
-        lines = log_tail(logs, f"/aws/sagemaker/{_JOBS[kind][3]}", f"{name}/")
+        lines = job_logs.last_lines(logs, kind, name, LOG_LINES)
         if finished:
             with self._lock:
                 self._logs[name] = lines
         return lines
-
-
-def log_tail(logs: Any, group: str, prefix: str, lines: int = LOG_LINES) -> list[str]:
-    """The last `lines` messages of the streams under `prefix` in `group` (none while nothing was written)."""
-    found: list[tuple[int, str]] = []
-    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": prefix}
-    try:
-        while True:
-            page = logs.filter_log_events(**kwargs)
-            found.extend((e["timestamp"], str(e["message"]).rstrip()) for e in page.get("events", []))
-            found = found[-lines * 4:]
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    return [message for _, message in sorted(found, key=lambda e: e[0])[-lines:]]
 
 
 def _channels(kind: str, job: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -146,14 +128,15 @@ def read(client: Any, cache: JobCache, arn: str, step: str | None) -> ExecutionD
                             started=raw.get("StartTime"), ended=raw.get("EndTime"),
                             detail=progress.step_detail(raw))
         metadata = raw.get("Metadata") or {}
-        kind = next((k for k in _JOBS if k in metadata), None)
+        kind = next((k for k in job_logs.KINDS if k in metadata), None)
         if kind:
             detail.job = str(metadata[kind].get("Arn", "")).rsplit("/", 1)[-1]
             job = cache.job(sagemaker, kind, detail.job)
             detail.inputs, detail.outputs = _channels(kind, job)
             detail.metrics = {m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList") or []}
             if name == selected:
-                detail.log = cache.log(client("logs"), kind, detail.job, job.get(_JOBS[kind][2]) in _JOB_DONE)
+                detail.log = cache.log(client("logs"), kind, detail.job,
+                                       job.get(job_logs.KINDS[kind].status_key) in job_logs.DONE)
         details.append(detail)
     status = str(described["PipelineExecutionStatus"])
     return ExecutionDetail(

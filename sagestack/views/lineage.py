@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from functions.deploy_approved_model import release
+from sagestack import registry
 from sagestack.views.documents import Documents
 
 _RUN_FOLDER = re.compile(r"/([A-Za-z0-9-]+)/train/")
@@ -64,6 +66,14 @@ def _who(described: dict[str, Any], key: str) -> str:
     return str(user.get("UserProfileName") or user.get("IamIdentity", {}).get("Arn") or "")
 
 
+def _pin(described: dict[str, Any]) -> str:
+    """The model digest the package pins (as the deploying function reads it), or why it cannot be trusted."""
+    try:
+        return release.model_digest(described) or ""
+    except release.ReleaseError as e:
+        return str(e)
+
+
 def execution_of(described: dict[str, Any]) -> str:
     generated = str((described.get("MetadataProperties") or {}).get("GeneratedBy") or "")
     if ":pipeline/" in generated and "/execution/" in generated:
@@ -77,8 +87,6 @@ def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any]
          served: dict[str, str] | None) -> VersionDetail:
     """Version `arn` described; `verdict` is the deploying function's word on it, if any; `served` maps the
     endpoint's variants to the packages they serve (None without an endpoint)."""
-    from sagestack import registry
-
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     statistics = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
     report = documents.json(str(statistics.get("S3Uri") or "")) or {}
@@ -95,8 +103,7 @@ def read(sagemaker: Any, documents: Documents, arn: str, verdict: dict[str, Any]
     return VersionDetail(
         version=int(described.get("ModelPackageVersion") or 0), arn=arn, approval=approval,
         metrics=registry.metric_values(report), execution=execution_of(described),
-        model_sha256=str((described.get("CustomerMetadataProperties") or {}).get(
-            "sagestack:model-sha256") or model.get("sha256") or ""),
+        model_sha256=_pin(described) or str(model.get("sha256") or ""),
         data_sha256=str(model.get("data_sha256") or ""),
         hyperparameters={str(k): str(v) for k, v in (model.get("hyperparameters") or {}).items()},
         libraries={str(k): str(v) for k, v in (model.get("versions") or {}).items()},
