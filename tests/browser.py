@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SAGESTACK_CHROMIUM", "/usr/bin/chromium")
@@ -73,6 +74,21 @@ def screenshot(driver: Any, name: str) -> Path:
     path = artifacts() / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def click(driver: Any, css: str, timeout: float = 15) -> None:
+    """Click the element `css` finds, as a person would. A page that refreshes its sections in place (the
+    console) may swap the element between finding and clicking it; then it is found again and clicked."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            driver.find_element("css selector", css).click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    assert wait_until(attempt, timeout), f"nothing to click at {css!r}"
 
 
 def severe_console_messages(driver: Any) -> list[str]:

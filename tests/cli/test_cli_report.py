@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import screenshot, severe_console_messages
+from browser import click, screenshot, severe_console_messages
 from cli_support import Stack, invoke
 from cli_support import console as cli_console
 from support import LocalCloud, wait_until
@@ -195,7 +195,7 @@ def _walk_the_console(browser: Any, url: str) -> None:
     assert re.search(r"model sha256 [0-9a-f]{64}\n", version) and "max_iter 15" in version
     assert re.search(r"now served by endpoint \S+ \(AllTraffic\)", version), version  # what the canary left
     screenshot(browser, "console-stack-registry")
-    browser.find_element("css selector", "#version a[href^='/pipelines?execution=']").click()
+    click(browser, "#version a[href^='/pipelines?execution=']")
     assert _drawn(browser)
     colours = browser.execute_script(
         "const s = document.getElementById('pipeline-graph').data.find(t => t.name === 'steps');"
@@ -203,7 +203,7 @@ def _walk_the_console(browser: Any, url: str) -> None:
     ran = {"Preprocess", "Train", "Evaluate", "Baseline", "RmseGate", "Register"}
     assert {n for n, c in colours.items() if c == STATUS_COLOURS["Succeeded"]} == ran, colours
     assert colours["RmseTooHigh"] == NOT_RUN  # the gate's failing branch
-    browser.find_element("link text", "Train").click()
+    click(browser, "#execution a[href$='step=Train']")
     assert wait_until(lambda: "train_rmse=" in _shown(browser, "execution"), 30)  # the training job's log
     screenshot(browser, "console-stack-pipelines")
     browser.get(f"{url}endpoints")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import screenshot, severe_console_messages
+from browser import click, screenshot, severe_console_messages
 from cli_support import PIN, SKLEARN_IMAGE, SOURCE, Names, Stack, upload_models
 from cli_support import console as cli_console
 from selenium.webdriver.common.by import By
@@ -167,11 +167,11 @@ def test_the_pipelines_page_draws_each_run_in_its_colours_and_starts_stops_and_r
     assert _graph_colours(browser) == {"Prepare": GREEN, "Gate": GREEN, "TooLow": RED}
     run = _text(browser, "execution")
     assert "the threshold is below 0.5" in run and re.search(r"Threshold\s+0\.25\n", run), run  # why, with what
-    browser.find_element(By.LINK_TEXT, "Prepare").click()  # the step's details: its job's log
+    click(browser, "#execution a[href$='step=Prepare']")  # the step's details: its job's log
     assert wait_until(lambda: "hello from the console test" in _text(browser, "execution"), 30)
     screenshot(browser, "console-pipelines")
 
-    browser.find_element(By.CSS_SELECTOR, 'button[data-action="retry"]').click()
+    click(browser, 'button[data-action="retry"]')
 
     def retried() -> bool:
         steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=failed)["PipelineExecutionSteps"]
@@ -181,16 +181,15 @@ def test_the_pipelines_page_draws_each_run_in_its_colours_and_starts_stops_and_r
     assert _finished(localcloud, failed) == "Failed"  # the same gate fails again
 
     # start a slow run from the page's form, watch it run, stop it
-    browser.find_element(By.CSS_SELECTOR, "#runs details summary").click()
+    click(browser, "#start-run summary")
     sleep = browser.find_element(By.ID, "param-Sleep")
     sleep.clear()
     sleep.send_keys("120")
-    browser.find_element(By.CSS_SELECTOR, "#runs form button[type=submit]").click()
+    click(browser, "#start-run button[type=submit]")
     assert wait_until(lambda: "execution=" in browser.current_url and failed_id not in browser.current_url, 30)
     started = browser.current_url.rsplit("execution=", 1)[-1]
     assert wait_until(lambda: "Executing" in _text(browser, "execution"), 30)
-    assert wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, 'button[data-action="stop"]'), 30)
-    browser.find_element(By.CSS_SELECTOR, 'button[data-action="stop"]').click()
+    click(browser, 'button[data-action="stop"]', 30)
     arn = f"{passed.rsplit('/', 1)[0]}/{started}"
     assert _finished(localcloud, arn) == "Stopped"
     parameters = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
@@ -212,7 +211,7 @@ def test_the_registry_page_shows_lineage_and_approves_with_a_comment(
     assert "lineage-run-1" in _text(browser, "versions")
     browser.find_element(By.ID, f"comment-{version}").send_keys("fine on last week's data <b>really</b>")
     screenshot(browser, "console-registry")
-    browser.find_element(By.CSS_SELECTOR, 'button[data-decision="approve"]').click()
+    click(browser, 'button[data-decision="approve"]')
 
     def approved() -> dict[str, Any] | None:
         described = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])
